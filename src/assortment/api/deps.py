@@ -1,0 +1,102 @@
+"""Request-scoped dependencies: the unit of work, the caller, paging and filters."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session, sessionmaker
+
+from assortment.config import Settings
+from assortment.db.engine import begin_write
+from assortment.domain import auth
+from assortment.domain.filters import Term, parse_filter
+from assortment.domain.paging import Paging
+from assortment.domain.tenancy import Principal
+from assortment.errors import Forbidden, Unauthenticated
+
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class AppContext:
+    """What the app shares between requests: settings, the session factory and the signing key."""
+
+    def __init__(self, settings: Settings, sessions: sessionmaker[Session]) -> None:
+        self.settings = settings
+        self.sessions = sessions
+        self._signing_key: str | None = None
+
+    def signing_key(self) -> str:
+        if self._signing_key is None:
+            with self.sessions.begin() as session:
+                self._signing_key = auth.load_signing_key(session, self.settings.secret_key)
+        return self._signing_key
+
+
+def app_context(request: Request) -> AppContext:
+    context: AppContext = request.app.state.context
+    return context
+
+
+ContextDep = Annotated[AppContext, Depends(app_context)]
+
+
+def unit_of_work(request: Request, context: ContextDep) -> Iterator[Session]:
+    """One transaction per request, committed when the endpoint returns, rolled back if it raises."""
+    session = context.sessions()
+    try:
+        if request.method not in READ_METHODS:
+            begin_write(session)
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+SessionDep = Annotated[Session, Depends(unit_of_work, scope="function")]
+
+
+def _bearer_token(request: Request) -> str:
+    header = request.headers.get("authorization")
+    if not header:
+        raise Unauthenticated(auth.INVALID_TOKEN)
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthenticated(auth.INVALID_TOKEN)
+    return token.strip()
+
+
+def any_principal(request: Request, context: ContextDep) -> Principal:
+    """Any valid token: client-credentials or implicit (catalog views)."""
+    return auth.verify_token(_bearer_token(request), context.signing_key())
+
+
+def admin_principal(principal: Annotated[Principal, Depends(any_principal)]) -> Principal:
+    """Administration endpoints: implicit (storefront) tokens are read-only and catalog-view only."""
+    if principal.grant != "client_credentials":
+        raise Forbidden("implicit tokens can only read the catalog views")
+    return principal
+
+
+AdminDep = Annotated[Principal, Depends(admin_principal)]
+ShopperDep = Annotated[Principal, Depends(any_principal)]
+
+
+def paging(request: Request) -> Paging:
+    params = request.query_params
+    return Paging.parse(params.get("page[limit]"), params.get("page[offset]"))
+
+
+PagingDep = Annotated[Paging, Depends(paging)]
+
+
+def filter_terms(request: Request) -> tuple[Term, ...] | None:
+    raw = request.query_params.get("filter")
+    return None if raw is None else parse_filter(raw)
+
+
+FilterDep = Annotated[tuple[Term, ...] | None, Depends(filter_terms)]

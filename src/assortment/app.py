@@ -1,0 +1,50 @@
+"""Application factory: wires settings, the database, routers, middleware and error handlers."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from assortment import __version__
+from assortment.api import auth as auth_routes
+from assortment.api import errors as api_errors
+from assortment.api import health, products
+from assortment.api.deps import AppContext
+from assortment.api.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
+from assortment.config import Settings
+from assortment.db.engine import make_engine, make_session_factory
+
+DESCRIPTION = """
+Assortment is a self-hostable product experience manager. Its PXM dialect follows the Elastic Path
+PXM API (JSON:API envelopes, `filter=` expressions, `page[limit]`/`page[offset]` paging); every error
+is `{"errors":[{"status","title","detail","request_id","meta"}]}`.
+
+Get a token with `POST /oauth/access_token` (form-encoded `grant_type=client_credentials`, `client_id`,
+`client_secret`) and send it as `Authorization: Bearer <token>`.
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    engine = make_engine(settings)
+    app = FastAPI(
+        title="Assortment",
+        version=__version__,
+        description=DESCRIPTION,
+        docs_url="/docs",
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
+    app.state.context = AppContext(settings, make_session_factory(engine))
+    app.state.engine = engine
+    api_errors.install(app)
+    app.include_router(health.router)
+    app.include_router(auth_routes.router)
+    app.include_router(products.router)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestIdMiddleware)
+    return app
+
+
+def factory() -> FastAPI:
+    """Entry point for `uvicorn --factory` (settings from the environment)."""
+    return create_app(Settings())

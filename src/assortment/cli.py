@@ -1,0 +1,190 @@
+"""The `assortment` command: serve, migrate, manage stores and keys, bulk-load products."""
+
+from __future__ import annotations
+
+import json
+import sys
+import uuid
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from sqlalchemy import func, select
+
+from assortment.config import Settings
+from assortment.db.engine import begin_write, make_engine, make_session_factory
+from assortment.db.migrate import upgrade
+from assortment.db.models import ApiKey
+from assortment.domain import auth
+from assortment.errors import DomainError
+
+app = typer.Typer(help="Assortment: a self-hostable product experience manager.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+stores_app = typer.Typer(help="Stores (tenants).", no_args_is_help=True)
+keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
+products_app = typer.Typer(help="Products.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(stores_app, name="stores")
+app.add_typer(keys_app, name="keys")
+app.add_typer(products_app, name="products")
+
+err = Console(stderr=True)
+
+
+def _fail(message: str) -> typer.Exit:
+    err.print(f"[red]error:[/red] {message}")
+    return typer.Exit(code=1)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every pending migration to ASSORTMENT_DATABASE_URL."""
+    upgrade(Settings())
+    err.print("database is up to date")
+
+
+@stores_app.command("create")
+def stores_create(
+    name: Annotated[str, typer.Option("--name", help="Store name")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+) -> None:
+    """Create a store."""
+    settings = Settings()
+    sessions = make_session_factory(make_engine(settings))
+    try:
+        with sessions() as session:
+            begin_write(session)
+            store = auth.create_store(session, name)
+            session.commit()
+    except DomainError as exc:
+        raise _fail(str(exc.detail)) from exc
+    if as_json:
+        typer.echo(json.dumps({"id": str(store.id), "name": store.name}))
+    else:
+        typer.echo(f"store {store.id} ({store.name})")
+
+
+@keys_app.command("create")
+def keys_create(
+    name: Annotated[str, typer.Option("--name", help="Key name")],
+    store: Annotated[str | None, typer.Option("--store", help="Store id (default: the default store)")] = None,
+    organization: Annotated[bool, typer.Option("--organization", help="An organization key")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+) -> None:
+    """Create an API key; the secret is shown once."""
+    settings = Settings()
+    sessions = make_session_factory(make_engine(settings))
+    store_id = None
+    if store is not None:
+        try:
+            store_id = uuid.UUID(store)
+        except ValueError as exc:
+            raise _fail(f"--store must be a store id, got {store!r}") from exc
+    try:
+        with sessions() as session:
+            begin_write(session)
+            key = auth.create_key(session, name, store_id=store_id, organization=organization)
+            session.commit()
+    except DomainError as exc:
+        raise _fail(str(exc.detail)) from exc
+    document = {
+        "client_id": key.client_id,
+        "client_secret": key.client_secret,
+        "owner": key.owner,
+        "store_id": str(key.store_id) if key.store_id else None,
+    }
+    if as_json:
+        typer.echo(json.dumps(document))
+    else:
+        for field, value in document.items():
+            typer.echo(f"{field}: {value}")
+
+
+@products_app.command("import")
+def products_import(
+    file: Annotated[Path, typer.Argument(help="JSON lines (.jsonl/.ndjson) or CSV (.csv) file", exists=True)],
+    store: Annotated[str | None, typer.Option("--store", help="Store id (default: the default store)")] = None,
+    organization: Annotated[bool, typer.Option("--organization", help="Load organization products")] = False,
+    batch_size: Annotated[int, typer.Option(help="Rows per transaction")] = 5000,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar")] = False,
+) -> None:
+    """Load products, validating every row like the API does; bad rows are reported, good ones load."""
+    from assortment.domain.product_import import import_products
+
+    settings = Settings()
+    sessions = make_session_factory(make_engine(settings))
+    try:
+        report = import_products(
+            sessions,
+            file,
+            store_id=uuid.UUID(store) if store else None,
+            organization=organization,
+            batch_size=batch_size,
+            progress=not quiet,
+            console=err,
+        )
+    except (DomainError, ValueError) as exc:
+        raise _fail(str(getattr(exc, "detail", None) or exc)) from exc
+    for line, message in report.errors[:200]:
+        err.print(f"line {line}: {message}", markup=False, highlight=False)
+    if len(report.errors) > 200:
+        err.print(f"… and {len(report.errors) - 200} more bad rows")
+    err.print(
+        f"imported {report.imported} products, {len(report.errors)} bad rows, in {report.seconds:.1f} s"
+    )
+    if report.errors:
+        raise typer.Exit(code=2)
+
+
+@app.command("serve")
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port")] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes")] = 1,
+) -> None:
+    """Serve the API (an embedded SQLite database is migrated on start)."""
+    import uvicorn
+
+    settings = Settings()
+    if settings.is_sqlite:
+        upgrade(settings)
+    _print_first_steps(settings, host, port)
+    uvicorn.run(
+        "assortment.app:factory",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+        access_log=False,
+    )
+
+
+def _print_first_steps(settings: Settings, host: str, port: int) -> None:
+    try:
+        sessions = make_session_factory(make_engine(settings))
+        with sessions() as session:
+            keys = session.scalar(select(func.count()).select_from(ApiKey)) or 0
+    except Exception:  # a database that is not migrated yet: the server will say more
+        return
+    if keys:
+        return
+    base = f"http://{host}:{port}"
+    err.print(
+        "\n[bold]No API keys yet.[/bold] In another terminal:\n"
+        "  .venv/bin/assortment keys create --name dev --json\n"
+        "then get a token and make a first call:\n"
+        f"  curl -s {base}/oauth/access_token -d grant_type=client_credentials "
+        "-d client_id=CLIENT_ID -d client_secret=CLIENT_SECRET\n"
+        f"  curl -s {base}/pcm/products -H 'Authorization: Bearer ACCESS_TOKEN'\n"
+        f"API docs: {base}/docs\n",
+        highlight=False,
+    )
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)

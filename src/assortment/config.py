@@ -1,0 +1,25 @@
+"""Settings, read once at the edge (CLI or ASGI factory) and passed in."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite:///./assortment.db"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ASSORTMENT_", extra="ignore")
+
+    database_url: str = DEFAULT_DATABASE_URL
+    # When unset, a random signing key is generated once and kept in the database, so every server
+    # process that shares the database accepts the tokens of every other one.
+    secret_key: str | None = None
+    token_ttl_seconds: int = Field(default=3600, ge=60, le=86400)
+    max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+    sqlite_busy_timeout_ms: int = Field(default=30_000, ge=0)
+    db_pool_size: int = Field(default=10, ge=1)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")

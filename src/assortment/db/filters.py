@@ -1,0 +1,184 @@
+"""Compile a parsed filter into a SQLAlchemy expression, for a whitelist of fields per endpoint.
+
+Values are always bound parameters; field names only ever come from the whitelist.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, false, literal, or_, true
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.expression import ColumnClause, FunctionElement
+from sqlalchemy.types import Boolean
+
+from assortment.domain.filters import FILTER_PARSE_ERROR, AnyOf, Condition, Term
+from assortment.errors import BadRequest
+
+LIKE_ESCAPE = "\\"
+
+
+class Kind:
+    STRING = "string"
+    UUID = "uuid"
+    DATETIME = "datetime"
+    BOOL = "bool"
+    INT = "int"
+    STRING_ARRAY = "string_array"  # a JSON array of strings (e.g. product tags)
+    CONSTANT = "constant"  # a value every row shares (e.g. product_types = standard)
+
+
+@dataclass(frozen=True)
+class FilterField:
+    column: Any
+    kind: str
+    ops: frozenset[str]
+    # For Kind.CONSTANT: the value every row has.
+    constant: str | None = None
+    # Replaces the default `eq` compilation (e.g. a digest column, a derived predicate).
+    eq: Callable[[Any], ColumnElement[bool]] | None = None
+
+
+def allow(
+    column: Any, kind: str, ops: str, *, constant: str | None = None, eq: Any = None
+) -> FilterField:
+    return FilterField(column=column, kind=kind, ops=frozenset(ops.split()), constant=constant, eq=eq)
+
+
+def compile_filter(terms: tuple[Term, ...], whitelist: Mapping[str, FilterField]) -> ColumnElement[bool]:
+    clauses = []
+    for term in terms:
+        if isinstance(term, AnyOf):
+            clauses.append(or_(*(_condition(c, whitelist) for c in term.conditions)))
+        else:
+            clauses.append(_condition(term, whitelist))
+    return and_(*clauses)
+
+
+def _bad() -> BadRequest:
+    return BadRequest(FILTER_PARSE_ERROR)
+
+
+def _condition(cond: Condition, whitelist: Mapping[str, FilterField]) -> ColumnElement[bool]:
+    spec = whitelist.get(cond.field)
+    if spec is None or cond.op not in spec.ops:
+        raise _bad()
+    col = spec.column
+    if cond.op == "is_null":
+        wanted = True if not cond.values else _to_bool(cond.values[0])
+        return col.is_(None) if wanted else col.is_not(None)
+    if spec.kind == Kind.CONSTANT:
+        assert spec.constant is not None
+        return true() if any(v == spec.constant for v in cond.values) and cond.op in ("eq", "in") else false()
+    if spec.kind == Kind.STRING_ARRAY:
+        return _array_condition(cond, col)
+    if cond.op in ("like", "ilike"):
+        pattern = like_pattern(cond.values[0])
+        if cond.op == "like":
+            return col.like(pattern, escape=LIKE_ESCAPE)  # type: ignore[no-any-return]
+        return col.ilike(pattern, escape=LIKE_ESCAPE)  # type: ignore[no-any-return]
+    values = [convert_value(spec.kind, v) for v in cond.values]
+    if cond.op == "eq":
+        return spec.eq(values[0]) if spec.eq is not None else col == values[0]  # type: ignore[no-any-return]
+    if cond.op == "in":
+        if spec.eq is not None:
+            return or_(*(spec.eq(v) for v in values))
+        return col.in_(values)  # type: ignore[no-any-return]
+    comparisons = {"gt": col.__gt__, "ge": col.__ge__, "lt": col.__lt__, "le": col.__le__}
+    return comparisons[cond.op](values[0])  # type: ignore[no-any-return]
+
+
+def like_pattern(value: str) -> str:
+    """`*` at the start and/or end is a wildcard; everything else matches literally."""
+    lead = value.startswith("*")
+    trail = value.endswith("*") and len(value) > 1
+    core = value[1 if lead else 0 : len(value) - 1 if trail else len(value)]
+    if value == "*":
+        core, trail = "", False
+    core = core.replace(LIKE_ESCAPE, LIKE_ESCAPE * 2).replace("%", LIKE_ESCAPE + "%").replace("_", LIKE_ESCAPE + "_")
+    return ("%" if lead else "") + core + ("%" if trail else "")
+
+
+def _to_bool(value: str) -> bool:
+    if value == "true":
+        return True
+    if value == "false":
+        return False
+    raise _bad()
+
+
+def convert_value(kind: str, value: str) -> Any:
+    try:
+        if kind == Kind.STRING:
+            return value
+        if kind == Kind.UUID:
+            return uuid.UUID(value)
+        if kind == Kind.INT:
+            return int(value)
+        if kind == Kind.BOOL:
+            return _to_bool(value)
+        if kind == Kind.DATETIME:
+            return parse_instant(value)
+    except (ValueError, OverflowError) as exc:
+        raise _bad() from exc
+    raise _bad()
+
+
+def parse_instant(value: str) -> datetime:
+    """ISO date, ISO date-time (UTC when no offset is given) or epoch milliseconds."""
+    if value.isdigit():
+        return datetime.fromtimestamp(int(value) / 1000, tz=UTC)
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+# --- JSON string arrays -------------------------------------------------------------------------
+
+
+class _ArrayAny(FunctionElement[bool]):
+    """True when any element of a JSON string array column compares true with a value."""
+
+    type = Boolean()
+    inherit_cache = True
+
+    def __init__(self, column: ColumnClause[Any], op: str, value: Any) -> None:
+        self.op = op
+        super().__init__(column, value)
+
+
+@compiles(_ArrayAny, "sqlite")
+def _array_any_sqlite(element: _ArrayAny, compiler: Any, **kw: Any) -> str:
+    column, value = list(element.clauses)
+    sql_op = {"eq": "=", "like": "LIKE", "ilike": "LIKE"}[element.op]
+    left = "lower(je.value)" if element.op == "ilike" else "je.value"
+    right = compiler.process(value, **kw)
+    if element.op == "ilike":
+        right = f"lower({right})"
+    escape = " ESCAPE '\\'" if element.op in ("like", "ilike") else ""
+    return (
+        f"EXISTS (SELECT 1 FROM json_each({compiler.process(column, **kw)}) AS je "
+        f"WHERE {left} {sql_op} {right}{escape})"
+    )
+
+
+@compiles(_ArrayAny, "postgresql")
+def _array_any_postgresql(element: _ArrayAny, compiler: Any, **kw: Any) -> str:
+    column, value = list(element.clauses)
+    sql_op = {"eq": "=", "like": "LIKE", "ilike": "ILIKE"}[element.op]
+    escape = " ESCAPE '\\'" if element.op in ("like", "ilike") else ""
+    return (
+        f"EXISTS (SELECT 1 FROM jsonb_array_elements_text({compiler.process(column, **kw)}) AS je(value) "
+        f"WHERE je.value {sql_op} {compiler.process(value, **kw)}{escape})"
+    )
+
+
+def _array_condition(cond: Condition, col: Any) -> ColumnElement[bool]:
+    if cond.op in ("eq", "in"):
+        return or_(*(_ArrayAny(col, "eq", literal(v)) for v in cond.values))
+    if cond.op in ("like", "ilike"):
+        return _ArrayAny(col, cond.op, literal(like_pattern(cond.values[0])))
+    raise _bad()

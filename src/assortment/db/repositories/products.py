@@ -1,0 +1,121 @@
+"""Queries on products."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import ColumnElement, Select, delete, func, or_, select
+from sqlalchemy.orm import Session
+
+from assortment.db.filters import FilterField, Kind, allow
+from assortment.db.models import Product
+from assortment.domain.filters import Term
+
+
+def external_ref_digest(value: str | None) -> str | None:
+    return None if value is None else hashlib.sha256(value.encode()).hexdigest()
+
+
+def _external_ref_eq(value: str) -> ColumnElement[bool]:
+    return Product.external_ref_digest == external_ref_digest(value)
+
+
+PRODUCT_FILTERS: dict[str, FilterField] = {
+    "id": allow(Product.id, Kind.UUID, "eq in gt ge lt le"),
+    "sku": allow(Product.sku, Kind.STRING, "eq like ilike in is_null"),
+    "slug": allow(Product.slug, Kind.STRING, "eq like ilike in is_null"),
+    "upc_ean": allow(Product.upc_ean, Kind.STRING, "eq like ilike in is_null"),
+    "manufacturer_part_num": allow(Product.mpn, Kind.STRING, "eq like ilike in is_null"),
+    "name": allow(Product.name, Kind.STRING, "eq like ilike in"),
+    "description": allow(Product.description, Kind.STRING, "eq like ilike is_null"),
+    "commodity_type": allow(Product.commodity_type, Kind.STRING, "eq in"),
+    "status": allow(Product.status, Kind.STRING, "eq in"),
+    "external_ref": allow(
+        Product.external_ref, Kind.STRING, "eq like ilike in gt ge lt le is_null", eq=_external_ref_eq
+    ),
+    "tags": allow(Product.tags, Kind.STRING_ARRAY, "eq like ilike in"),
+    "product_types": allow(Product.id, Kind.CONSTANT, "eq in", constant="standard"),
+    "created_at": allow(Product.created_at, Kind.DATETIME, "eq gt ge lt le"),
+    "updated_at": allow(Product.updated_at, Kind.DATETIME, "eq gt ge lt le"),
+}
+
+
+def owner_filter(scopes: Sequence[uuid.UUID]) -> ColumnElement[bool]:
+    return Product.scope_id.in_(scopes)
+
+
+def get_visible(session: Session, scopes: Sequence[uuid.UUID], product_id: uuid.UUID) -> Product | None:
+    return session.scalars(select(Product).where(Product.id == product_id, owner_filter(scopes))).first()
+
+
+def list_visible(
+    session: Session,
+    scopes: Sequence[uuid.UUID],
+    where: ColumnElement[bool] | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[Product], int]:
+    query: Select[tuple[Product]] = select(Product).where(owner_filter(scopes))
+    if where is not None:
+        query = query.where(where)
+    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+    rows = session.scalars(query.order_by(Product.created_at, Product.id).limit(limit).offset(offset)).all()
+    return list(rows), total
+
+
+def find_unique_clashes(
+    session: Session,
+    scope_id: uuid.UUID,
+    *,
+    sku: str | None,
+    slug: str | None,
+    external_ref: str | None,
+    exclude_pk: int | None = None,
+) -> set[str]:
+    """Names of the unique fields (sku, slug, external_ref) another product of the scope already uses."""
+    conditions = []
+    if sku is not None:
+        conditions.append(Product.sku == sku)
+    if slug is not None:
+        conditions.append(Product.slug == slug)
+    if external_ref is not None:
+        conditions.append(Product.external_ref_digest == external_ref_digest(external_ref))
+    if not conditions:
+        return set()
+    query = select(Product.sku, Product.slug, Product.external_ref_digest).where(
+        Product.scope_id == scope_id, or_(*conditions)
+    )
+    if exclude_pk is not None:
+        query = query.where(Product.pk != exclude_pk)
+    clashes: set[str] = set()
+    digest = external_ref_digest(external_ref)
+    for row_sku, row_slug, row_digest in session.execute(query):
+        if sku is not None and row_sku == sku:
+            clashes.add("sku")
+        if slug is not None and row_slug == slug:
+            clashes.add("slug")
+        if digest is not None and row_digest == digest:
+            clashes.add("external_ref")
+    return clashes
+
+
+def existing_unique_values(session: Session, scope_id: uuid.UUID) -> tuple[set[str], set[str], set[str]]:
+    """All skus, slugs and external_ref digests of a scope (for bulk loads)."""
+    skus: set[str] = set()
+    slugs: set[str] = set()
+    digests: set[str] = set()
+    query = select(Product.sku, Product.slug, Product.external_ref_digest).where(Product.scope_id == scope_id)
+    for sku, slug, digest in session.execute(query):
+        if sku is not None:
+            skus.add(sku)
+        if slug is not None:
+            slugs.add(slug)
+        if digest is not None:
+            digests.add(digest)
+    return skus, slugs, digests
+
+
+def delete_product(session: Session, product: Product) -> None:
+    session.execute(delete(Product).where(Product.pk == product.pk))

@@ -1,0 +1,143 @@
+"""Product rules: required fields, uniqueness of sku/slug/external_ref within the owner's scope,
+partial updates, optimistic concurrency and ownership."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from assortment.db import filters as sql_filters
+from assortment.db.models import Product
+from assortment.db.repositories import products as repo
+from assortment.db.types import utcnow
+from assortment.domain.filters import Term
+from assortment.domain.paging import Page, Paging
+from assortment.domain.tenancy import Principal
+from assortment.errors import WRITE_CONFLICT, Conflict, NotFound, ValidationFailed
+from assortment.schemas.products import ProductAttributes
+
+UNIQUE_FIELDS = ("sku", "slug", "external_ref")
+REQUIRED_ON_CREATE = ("name", "commodity_type")
+NOT_NULLABLE = ("name", "commodity_type", "status")
+COLUMNS = ("name", "description", "slug", "sku", "status", "commodity_type", "upc_ean", "mpn",
+           "external_ref", "tags", "locales")
+
+
+def uniqueness_error(field: str) -> ValidationFailed:
+    return ValidationFailed(f"data.attributes.{field}: Must be unique amongst products.")
+
+
+def parse_id(raw: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(raw)
+    except (ValueError, AttributeError, TypeError):
+        return None
+
+
+@dataclass
+class ProductService:
+    session: Session
+    principal: Principal
+
+    def get(self, product_id: str) -> Product:
+        parsed = parse_id(product_id)
+        product = None if parsed is None else repo.get_visible(self.session, self.principal.visible_scopes, parsed)
+        if product is None:
+            raise NotFound(f"product {product_id} not found")
+        return product
+
+    def list(self, terms: tuple[Term, ...] | None, paging: Paging) -> Page[Product]:
+        where = None if not terms else sql_filters.compile_filter(terms, repo.PRODUCT_FILTERS)
+        items, total = repo.list_visible(
+            self.session, self.principal.visible_scopes, where, paging.limit, paging.offset
+        )
+        return Page(items=items, total=total, paging=paging)
+
+    def create(self, attributes: ProductAttributes) -> Product:
+        values = attributes.model_dump(include=set(attributes.model_fields_set))
+        check_create_values(values)
+        now = utcnow()
+        product = Product(
+            id=uuid.uuid4(),
+            scope_id=self.principal.scope_id,
+            status="draft",
+            created_at=now,
+            updated_at=now,
+        )
+        _assign(product, values)
+        self._check_unique(product)
+        self.session.add(product)
+        self._flush_unique(product)
+        return product
+
+    def update(self, product_id: str, body_id: str, attributes: ProductAttributes) -> Product:
+        product = self.get(product_id)
+        if body_id != product_id:
+            raise ValidationFailed("data.id: must match the product id in the path")
+        self.principal.check_can_modify(product.scope_id)
+        values = attributes.model_dump(include=set(attributes.model_fields_set))
+        for name in NOT_NULLABLE:
+            if name in values and values[name] is None:
+                raise ValidationFailed(f"data.attributes.{name}: can not be null")
+        if not values:
+            return product
+        _assign(product, values)
+        product.updated_at = utcnow()
+        self._check_unique(product)
+        self._flush_unique(product)
+        return product
+
+    def delete(self, product_id: str) -> None:
+        product = self.get(product_id)
+        self.principal.check_can_modify(product.scope_id)
+        repo.delete_product(self.session, product)
+
+    def _check_unique(self, product: Product) -> None:
+        clashes = repo.find_unique_clashes(
+            self.session,
+            product.scope_id,
+            sku=product.sku,
+            slug=product.slug,
+            external_ref=product.external_ref,
+            exclude_pk=product.pk,
+        )
+        for field in UNIQUE_FIELDS:
+            if field in clashes:
+                raise uniqueness_error(field)
+
+    def _flush_unique(self, product: Product) -> None:
+        """Flush; a concurrent writer that took the same sku/slug/external_ref first makes this a 422."""
+        try:
+            with self.session.begin_nested():
+                self.session.flush()
+        except IntegrityError as exc:
+            message = str(exc.orig)
+            for field in UNIQUE_FIELDS:
+                if field in message:
+                    raise uniqueness_error(field) from exc
+            raise
+        except StaleDataError as exc:
+            raise Conflict(WRITE_CONFLICT) from exc
+
+
+def check_create_values(values: dict[str, Any]) -> None:
+    for name in REQUIRED_ON_CREATE:
+        if values.get(name) is None:
+            raise ValidationFailed(f"data.attributes.{name}: Field required")
+    if "status" in values and values["status"] is None:
+        raise ValidationFailed("data.attributes.status: can not be null")
+
+
+def _assign(product: Product, values: dict[str, Any]) -> None:
+    for name in COLUMNS:
+        if name in values:
+            setattr(product, name, values[name])
+    if "external_ref" in values:
+        product.external_ref_digest = repo.external_ref_digest(values["external_ref"])
+    if "status" in values and values["status"] is None:
+        product.status = "draft"
