@@ -184,7 +184,11 @@ class Keys:
         return token
 
     def caller(
-        self, *, store_id: uuid.UUID | None = None, organization: bool = False, grant: str = "client_credentials"
+        self,
+        *,
+        store_id: uuid.UUID | None = None,
+        organization: bool = False,
+        grant: str = "client_credentials",
     ) -> Caller:
         key = self.key(store_id=store_id, organization=organization)
         return Caller(self.client, self.token(key, grant), key)

@@ -14,7 +14,7 @@ class Settings(BaseSettings):
     database_url: str = DEFAULT_DATABASE_URL
     # When unset, a random signing key is generated once and kept in the database, so every server
     # process that shares the database accepts the tokens of every other one.
-    secret_key: str | None = None
+    secret_key: str | None = Field(default=None, min_length=32)
     token_ttl_seconds: int = Field(default=3600, ge=60, le=86400)
     max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
     sqlite_busy_timeout_ms: int = Field(default=30_000, ge=0)

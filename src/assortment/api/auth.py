@@ -13,6 +13,7 @@ from assortment.api.deps import ContextDep
 from assortment.api.responses import json_response
 from assortment.api.schemas_doc import ERRORS
 from assortment.domain import auth
+from assortment.domain.tenancy import Grant
 from assortment.errors import BadRequest, ValidationFailed
 
 router = APIRouter(tags=["authentication"])
@@ -63,9 +64,14 @@ async def access_token(request: Request, context: ContextDep) -> Response:
             form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
     except ValueError as exc:
         raise BadRequest("the body could not be parsed") from exc
-    grant = form.get("grant_type")
+    grant_type = form.get("grant_type")
     client_id = form.get("client_id")
-    if grant not in ("client_credentials", "implicit"):
+    grant: Grant
+    if grant_type == "client_credentials":
+        grant = "client_credentials"
+    elif grant_type == "implicit":
+        grant = "implicit"
+    else:
         raise ValidationFailed("grant_type must be client_credentials or implicit")
     if not client_id:
         raise ValidationFailed("client_id can not be empty")
@@ -84,9 +90,7 @@ async def access_token(request: Request, context: ContextDep) -> Response:
     )
 
 
-async def _issue(
-    context: ContextDep, grant: Literal["client_credentials", "implicit"], client_id: str, secret: str | None
-) -> auth.IssuedToken:
+async def _issue(context: ContextDep, grant: Grant, client_id: str, secret: str | None) -> auth.IssuedToken:
     def work() -> auth.IssuedToken:
         signing_key = context.signing_key()
         with context.sessions() as session:
@@ -94,4 +98,3 @@ async def _issue(
         return auth.issue_token(key, grant, signing_key, context.settings.token_ttl_seconds)
 
     return await run_in_threadpool(work)
-

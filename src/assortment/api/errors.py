@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -49,7 +50,11 @@ def request_id_of(request: Request) -> str | None:
 
 
 def error_object(
-    status: int, detail: str | None = None, *, request_id: str | None = None, meta: dict[str, Any] | None = None
+    status: int,
+    detail: str | None = None,
+    *,
+    request_id: str | None = None,
+    meta: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     body: dict[str, Any] = {"status": str(status), "title": TITLES.get(status, "Error")}
     if detail:
@@ -115,7 +120,8 @@ def install(app: FastAPI) -> None:
         detail = exc.detail if exc.status_code not in (404, 405) else None
         if exc.status_code == 405:
             detail = f"method {request.method} is not allowed on this path"
-        return error_response(request, exc.status_code, detail, headers=exc.headers)
+        headers = dict(exc.headers) if exc.headers else None
+        return error_response(request, exc.status_code, detail, headers=headers)
 
     @app.exception_handler(OperationalError)
     async def database_unavailable(request: Request, exc: OperationalError) -> Response:
@@ -124,16 +130,28 @@ def install(app: FastAPI) -> None:
             return error_response(request, 503, "The database is unavailable, try again shortly.")
         return _internal(request, exc)
 
-    @app.exception_handler(Exception)
-    async def unexpected(request: Request, exc: Exception) -> Response:
-        return _internal(request, exc)
-
 
 def _is_connect_error(exc: DBAPIError) -> bool:
     text = str(exc.orig).lower()
-    return any(s in text for s in ("connection", "could not connect", "server closed", "terminating"))
+    return any(
+        marker in text
+        for marker in (
+            "connection",
+            "could not connect",
+            "server closed",
+            "terminating",
+            "unable to open database",
+            "database is locked",
+            "timeout",
+        )
+    )
 
 
 def _internal(request: Request, exc: Exception) -> Response:
-    log.exception("unexpected error (request %s)", request_id_of(request), exc_info=exc)
+    log.error("unexpected error (request %s)", request_id_of(request), exc_info=exc)
     return error_response(request, 500, INTERNAL_ERROR_DETAIL)
+
+
+def internal_error_body(request_id: str) -> bytes:
+    """The 500 body, for the outermost middleware (which catches what no handler did)."""
+    return orjson.dumps({"errors": [error_object(500, INTERNAL_ERROR_DETAIL, request_id=request_id)]})

@@ -43,9 +43,7 @@ class FilterField:
     eq: Callable[[Any], ColumnElement[bool]] | None = None
 
 
-def allow(
-    column: Any, kind: str, ops: str, *, constant: str | None = None, eq: Any = None
-) -> FilterField:
+def allow(column: Any, kind: str, ops: str, *, constant: str | None = None, eq: Any = None) -> FilterField:
     return FilterField(column=column, kind=kind, ops=frozenset(ops.split()), constant=constant, eq=eq)
 
 
@@ -67,7 +65,7 @@ def _condition(cond: Condition, whitelist: Mapping[str, FilterField]) -> ColumnE
     spec = whitelist.get(cond.field)
     if spec is None or cond.op not in spec.ops:
         raise _bad()
-    col = spec.column
+    col: ColumnElement[Any] = spec.column
     if cond.op == "is_null":
         wanted = True if not cond.values else _to_bool(cond.values[0])
         return col.is_(None) if wanted else col.is_not(None)
@@ -79,17 +77,17 @@ def _condition(cond: Condition, whitelist: Mapping[str, FilterField]) -> ColumnE
     if cond.op in ("like", "ilike"):
         pattern = like_pattern(cond.values[0])
         if cond.op == "like":
-            return col.like(pattern, escape=LIKE_ESCAPE)  # type: ignore[no-any-return]
-        return col.ilike(pattern, escape=LIKE_ESCAPE)  # type: ignore[no-any-return]
+            return col.like(pattern, escape=LIKE_ESCAPE)
+        return col.ilike(pattern, escape=LIKE_ESCAPE)
     values = [convert_value(spec.kind, v) for v in cond.values]
     if cond.op == "eq":
-        return spec.eq(values[0]) if spec.eq is not None else col == values[0]  # type: ignore[no-any-return]
+        return spec.eq(values[0]) if spec.eq is not None else col == values[0]
     if cond.op == "in":
         if spec.eq is not None:
             return or_(*(spec.eq(v) for v in values))
-        return col.in_(values)  # type: ignore[no-any-return]
+        return col.in_(values)
     comparisons = {"gt": col.__gt__, "ge": col.__ge__, "lt": col.__lt__, "le": col.__le__}
-    return comparisons[cond.op](values[0])  # type: ignore[no-any-return]
+    return comparisons[cond.op](values[0])
 
 
 def like_pattern(value: str) -> str:
@@ -99,7 +97,11 @@ def like_pattern(value: str) -> str:
     core = value[1 if lead else 0 : len(value) - 1 if trail else len(value)]
     if value == "*":
         core, trail = "", False
-    core = core.replace(LIKE_ESCAPE, LIKE_ESCAPE * 2).replace("%", LIKE_ESCAPE + "%").replace("_", LIKE_ESCAPE + "_")
+    core = (
+        core.replace(LIKE_ESCAPE, LIKE_ESCAPE * 2)
+        .replace("%", LIKE_ESCAPE + "%")
+        .replace("_", LIKE_ESCAPE + "_")
+    )
     return ("%" if lead else "") + core + ("%" if trail else "")
 
 
@@ -140,25 +142,43 @@ def parse_instant(value: str) -> datetime:
 
 
 class _ArrayAny(FunctionElement[bool]):
-    """True when any element of a JSON string array column compares true with a value."""
+    """True when any element of a JSON string array column compares true with a value.
+
+    One subclass per operator, so that the operator is part of the statement cache key.
+    """
 
     type = Boolean()
     inherit_cache = True
+    operator_name = "eq"
 
-    def __init__(self, column: ColumnClause[Any], op: str, value: Any) -> None:
-        self.op = op
+    def __init__(self, column: ColumnClause[Any], value: Any) -> None:
         super().__init__(column, value)
+
+
+class _ArrayAnyEq(_ArrayAny):
+    inherit_cache = True
+    operator_name = "eq"
+
+
+class _ArrayAnyLike(_ArrayAny):
+    inherit_cache = True
+    operator_name = "like"
+
+
+class _ArrayAnyILike(_ArrayAny):
+    inherit_cache = True
+    operator_name = "ilike"
 
 
 @compiles(_ArrayAny, "sqlite")
 def _array_any_sqlite(element: _ArrayAny, compiler: Any, **kw: Any) -> str:
     column, value = list(element.clauses)
-    sql_op = {"eq": "=", "like": "LIKE", "ilike": "LIKE"}[element.op]
-    left = "lower(je.value)" if element.op == "ilike" else "je.value"
+    sql_op = {"eq": "=", "like": "LIKE", "ilike": "LIKE"}[element.operator_name]
+    left = "lower(je.value)" if element.operator_name == "ilike" else "je.value"
     right = compiler.process(value, **kw)
-    if element.op == "ilike":
+    if element.operator_name == "ilike":
         right = f"lower({right})"
-    escape = " ESCAPE '\\'" if element.op in ("like", "ilike") else ""
+    escape = " ESCAPE '\\'" if element.operator_name in ("like", "ilike") else ""
     return (
         f"EXISTS (SELECT 1 FROM json_each({compiler.process(column, **kw)}) AS je "
         f"WHERE {left} {sql_op} {right}{escape})"
@@ -168,8 +188,8 @@ def _array_any_sqlite(element: _ArrayAny, compiler: Any, **kw: Any) -> str:
 @compiles(_ArrayAny, "postgresql")
 def _array_any_postgresql(element: _ArrayAny, compiler: Any, **kw: Any) -> str:
     column, value = list(element.clauses)
-    sql_op = {"eq": "=", "like": "LIKE", "ilike": "ILIKE"}[element.op]
-    escape = " ESCAPE '\\'" if element.op in ("like", "ilike") else ""
+    sql_op = {"eq": "=", "like": "LIKE", "ilike": "ILIKE"}[element.operator_name]
+    escape = " ESCAPE '\\'" if element.operator_name in ("like", "ilike") else ""
     return (
         f"EXISTS (SELECT 1 FROM jsonb_array_elements_text({compiler.process(column, **kw)}) AS je(value) "
         f"WHERE je.value {sql_op} {compiler.process(value, **kw)}{escape})"
@@ -178,7 +198,9 @@ def _array_any_postgresql(element: _ArrayAny, compiler: Any, **kw: Any) -> str:
 
 def _array_condition(cond: Condition, col: Any) -> ColumnElement[bool]:
     if cond.op in ("eq", "in"):
-        return or_(*(_ArrayAny(col, "eq", literal(v)) for v in cond.values))
-    if cond.op in ("like", "ilike"):
-        return _ArrayAny(col, cond.op, literal(like_pattern(cond.values[0])))
+        return or_(*(_ArrayAnyEq(col, literal(v)) for v in cond.values))
+    if cond.op == "like":
+        return _ArrayAnyLike(col, literal(like_pattern(cond.values[0])))
+    if cond.op == "ilike":
+        return _ArrayAnyILike(col, literal(like_pattern(cond.values[0])))
     raise _bad()

@@ -42,13 +42,13 @@ class UTCDateTime(TypeDecorator[datetime]):
 class JSONDocument(TypeDecorator[Any]):
     """JSON on SQLite, JSONB on PostgreSQL (so containment operators and GIN indexes are available)."""
 
-    impl = JSON
+    impl = JSON(none_as_null=True)
     cache_ok = True
 
     def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
         if dialect.name == "postgresql":
-            return dialect.type_descriptor(JSONB())
-        return dialect.type_descriptor(JSON())
+            return dialect.type_descriptor(JSONB(none_as_null=True))
+        return dialect.type_descriptor(JSON(none_as_null=True))
 
 
 def utcnow() -> datetime:

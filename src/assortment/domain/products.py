@@ -24,8 +24,19 @@ from assortment.schemas.products import ProductAttributes
 UNIQUE_FIELDS = ("sku", "slug", "external_ref")
 REQUIRED_ON_CREATE = ("name", "commodity_type")
 NOT_NULLABLE = ("name", "commodity_type", "status")
-COLUMNS = ("name", "description", "slug", "sku", "status", "commodity_type", "upc_ean", "mpn",
-           "external_ref", "tags", "locales")
+COLUMNS = (
+    "name",
+    "description",
+    "slug",
+    "sku",
+    "status",
+    "commodity_type",
+    "upc_ean",
+    "mpn",
+    "external_ref",
+    "tags",
+    "locales",
+)
 
 
 def uniqueness_error(field: str) -> ValidationFailed:
@@ -46,7 +57,9 @@ class ProductService:
 
     def get(self, product_id: str) -> Product:
         parsed = parse_id(product_id)
-        product = None if parsed is None else repo.get_visible(self.session, self.principal.visible_scopes, parsed)
+        product = (
+            None if parsed is None else repo.get_visible(self.session, self.principal.visible_scopes, parsed)
+        )
         if product is None:
             raise NotFound(f"product {product_id} not found")
         return product

@@ -11,7 +11,6 @@ from sqlalchemy.orm import Session
 
 from assortment.db.filters import FilterField, Kind, allow
 from assortment.db.models import Product
-from assortment.domain.filters import Term
 
 
 def external_ref_digest(value: str | None) -> str | None:
@@ -57,7 +56,7 @@ def list_visible(
     limit: int,
     offset: int,
 ) -> tuple[list[Product], int]:
-    query: Select[tuple[Product]] = select(Product).where(owner_filter(scopes))
+    query: Select[Product] = select(Product).where(owner_filter(scopes))
     if where is not None:
         query = query.where(where)
     total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
