@@ -17,6 +17,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     Uuid,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -108,3 +109,123 @@ class Product(Base):
     @property
     def owner(self) -> str:
         return "organization" if self.scope_id == ORGANIZATION_SCOPE else "store"
+
+
+class Hierarchy(Base):
+    __tablename__ = "hierarchy"
+    __table_args__ = (Index("ix_hierarchy_scope_created", "scope_id", "created_at", "id"),)
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[uuid.UUID] = mapped_column(Uuid(), unique=True, default=uuid.uuid4)
+    scope_id: Mapped[uuid.UUID] = mapped_column(Uuid())
+    name: Mapped[str] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(Text)
+    slug: Mapped[str | None] = mapped_column(String(255))
+    locales: Mapped[dict[str, Any] | None] = mapped_column(JSONDocument())
+    admin_attributes: Mapped[dict[str, str] | None] = mapped_column(JSONDocument())
+    shopper_attributes: Mapped[dict[str, str] | None] = mapped_column(JSONDocument())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    @property
+    def owner(self) -> str:
+        return "organization" if self.scope_id == ORGANIZATION_SCOPE else "store"
+
+
+class Node(Base):
+    """A node of a hierarchy: an adjacency list, `parent_pk` NULL for top-level nodes.
+
+    Sibling names and slugs are unique: among the children of one parent, and among the top-level
+    nodes of one hierarchy (two partial unique indexes each, since NULL parents never collide).
+    """
+
+    __tablename__ = "node"
+    __table_args__ = (
+        Index(
+            "uq_node_parent_slug",
+            "parent_pk",
+            "slug",
+            unique=True,
+            sqlite_where=text("parent_pk IS NOT NULL"),
+            postgresql_where=text("parent_pk IS NOT NULL"),
+        ),
+        Index(
+            "uq_node_parent_name",
+            "parent_pk",
+            "name",
+            unique=True,
+            sqlite_where=text("parent_pk IS NOT NULL"),
+            postgresql_where=text("parent_pk IS NOT NULL"),
+        ),
+        Index(
+            "uq_node_top_slug",
+            "hierarchy_pk",
+            "slug",
+            unique=True,
+            sqlite_where=text("parent_pk IS NULL"),
+            postgresql_where=text("parent_pk IS NULL"),
+        ),
+        Index(
+            "uq_node_top_name",
+            "hierarchy_pk",
+            "name",
+            unique=True,
+            sqlite_where=text("parent_pk IS NULL"),
+            postgresql_where=text("parent_pk IS NULL"),
+        ),
+        Index("ix_node_hierarchy_created", "hierarchy_pk", "created_at", "id"),
+        Index("ix_node_scope_created", "scope_id", "created_at", "id"),
+    )
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[uuid.UUID] = mapped_column(Uuid(), unique=True, default=uuid.uuid4)
+    hierarchy_pk: Mapped[int] = mapped_column(ForeignKey("hierarchy.pk", ondelete="CASCADE"))
+    parent_pk: Mapped[int | None] = mapped_column(ForeignKey("node.pk", ondelete="CASCADE"), index=True)
+    scope_id: Mapped[uuid.UUID] = mapped_column(Uuid())
+    name: Mapped[str] = mapped_column(String(512))
+    description: Mapped[str | None] = mapped_column(Text)
+    slug: Mapped[str | None] = mapped_column(String(255))
+    locales: Mapped[dict[str, Any] | None] = mapped_column(JSONDocument())
+    admin_attributes: Mapped[dict[str, str] | None] = mapped_column(JSONDocument())
+    shopper_attributes: Mapped[dict[str, str] | None] = mapped_column(JSONDocument())
+    # Ids (strings) of linked products in display order, at most 20.
+    curated_products: Mapped[list[str] | None] = mapped_column(JSONDocument())
+    sort_order: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    @property
+    def owner(self) -> str:
+        return "organization" if self.scope_id == ORGANIZATION_SCOPE else "store"
+
+
+class NodeProduct(Base):
+    """A product linked to a node."""
+
+    __tablename__ = "node_product"
+
+    node_pk: Mapped[int] = mapped_column(ForeignKey("node.pk", ondelete="CASCADE"), primary_key=True)
+    product_pk: Mapped[int] = mapped_column(
+        ForeignKey("product.pk", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    linked_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Job(Base):
+    """Background work the API reports on (today: hierarchy duplication, run synchronously)."""
+
+    __tablename__ = "pim_job"
+    __table_args__ = (Index("ix_pim_job_scope_created", "scope_id", "created_at", "id"),)
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[uuid.UUID] = mapped_column(Uuid(), unique=True, default=uuid.uuid4)
+    scope_id: Mapped[uuid.UUID] = mapped_column(Uuid())
+    type: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(32))
+    meta: Mapped[dict[str, Any] | None] = mapped_column(JSONDocument())
+    errors: Mapped[list[str] | None] = mapped_column(JSONDocument())
+    request_id: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

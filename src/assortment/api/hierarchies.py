@@ -1,0 +1,345 @@
+"""`/pcm/hierarchies…`, `/pcm/products/{id}/nodes`, `attach_nodes`/`detach_nodes`: HTTP only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from assortment.api.deps import AdminDep, FilterDep, PagingDep, SessionDep
+from assortment.api.jsonapi import list_document
+from assortment.api.products import render_product
+from assortment.api.render import timestamp
+from assortment.api.responses import json_response, no_content
+from assortment.api.schemas_doc import ERRORS
+from assortment.db.models import Hierarchy
+from assortment.domain.hierarchies import HierarchyService, NodeView
+from assortment.domain.paging import Page
+from assortment.schemas.hierarchies import (
+    ChildrenRequest,
+    HierarchyCreateRequest,
+    HierarchyUpdateRequest,
+    NodeCreateRequest,
+    NodeSelectionRequest,
+    NodeUpdateRequest,
+    ParentRequest,
+    ProductReferencesRequest,
+)
+
+router = APIRouter(tags=["hierarchies"])
+
+
+def _optional(target: Any, names: tuple[str, ...]) -> dict[str, Any]:
+    return {name: getattr(target, name) for name in names if getattr(target, name, None) is not None}
+
+
+def _crumb(node_id: Any, name: str, slug: str | None, locales: dict[str, Any] | None) -> dict[str, Any]:
+    crumb: dict[str, Any] = {"id": str(node_id), "name": name}
+    if slug is not None:
+        crumb["slug"] = slug
+    if locales:
+        crumb["locales"] = locales
+    return crumb
+
+
+def render_hierarchy(hierarchy: Hierarchy) -> dict[str, Any]:
+    attributes = {"name": hierarchy.name}
+    attributes.update(
+        _optional(hierarchy, ("description", "slug", "locales", "admin_attributes", "shopper_attributes"))
+    )
+    return {
+        "type": "hierarchy",
+        "id": str(hierarchy.id),
+        "attributes": attributes,
+        "relationships": {
+            "children": {"data": [], "links": {"related": f"/hierarchies/{hierarchy.id}/children"}}
+        },
+        "meta": {
+            "created_at": timestamp(hierarchy.created_at),
+            "updated_at": timestamp(hierarchy.updated_at),
+            "owner": hierarchy.owner,
+            "breadcrumbs": [_crumb(hierarchy.id, hierarchy.name, hierarchy.slug, hierarchy.locales)],
+        },
+    }
+
+
+def render_node(view: NodeView) -> dict[str, Any]:
+    node, hierarchy = view.node, view.hierarchy
+    attributes = {"name": node.name}
+    attributes.update(
+        _optional(
+            node,
+            ("description", "slug", "curated_products", "locales", "admin_attributes", "shopper_attributes"),
+        )
+    )
+    base = f"/hierarchies/{hierarchy.id}/nodes/{node.id}"
+    relationships: dict[str, Any] = {
+        "children": {"data": [], "links": {"related": f"{base}/children"}},
+        "products": {"data": [], "links": {"related": f"{base}/products"}},
+    }
+    parent = view.parent
+    if parent is not None:
+        relationships["parent"] = {"data": {"type": "node", "id": str(parent.id)}}
+    meta: dict[str, Any] = {
+        "created_at": timestamp(node.created_at),
+        "updated_at": timestamp(node.updated_at),
+        "owner": node.owner,
+        "parent_name": parent.name if parent is not None else hierarchy.name,
+        "hierarchy_id": str(hierarchy.id),
+        "breadcrumbs": [_crumb(hierarchy.id, hierarchy.name, hierarchy.slug, hierarchy.locales)]
+        + [_crumb(c.id, c.name, c.slug, c.locales) for c in view.crumbs],
+    }
+    if node.sort_order is not None:
+        meta["sort_order"] = node.sort_order
+    return {
+        "type": "node",
+        "id": str(node.id),
+        "attributes": attributes,
+        "relationships": relationships,
+        "meta": meta,
+    }
+
+
+def _node_document(service: HierarchyService, node: Any) -> dict[str, Any]:
+    return {"data": render_node(service.describe([node])[0])}
+
+
+def _node_list(request: Request, service: HierarchyService, page: Page[Any]) -> dict[str, Any]:
+    return list_document(request, page, [render_node(v) for v in service.describe(page.items)])
+
+
+# --- hierarchies -----------------------------------------------------------------------------------------
+
+
+@router.post("/pcm/hierarchies", status_code=201, responses=ERRORS)
+def create_hierarchy(body: HierarchyCreateRequest, session: SessionDep, principal: AdminDep) -> Response:
+    hierarchy = HierarchyService(session, principal).create_hierarchy(body.data.attributes)
+    return json_response({"data": render_hierarchy(hierarchy)}, status_code=201)
+
+
+@router.get("/pcm/hierarchies", responses=ERRORS)
+def list_hierarchies(
+    request: Request, session: SessionDep, principal: AdminDep, paging: PagingDep, terms: FilterDep
+) -> Response:
+    page = HierarchyService(session, principal).list_hierarchies(terms, paging)
+    return json_response(list_document(request, page, [render_hierarchy(h) for h in page.items]))
+
+
+@router.get("/pcm/hierarchies/nodes", responses=ERRORS)
+def list_all_nodes(
+    request: Request, session: SessionDep, principal: AdminDep, paging: PagingDep, terms: FilterDep
+) -> Response:
+    service = HierarchyService(session, principal)
+    page = service.list_nodes(None, terms, paging)
+    document = _node_list(request, service, page)
+    if request.query_params.get("include_hierarchies") == "true":
+        views = service.describe(page.items)
+        seen: dict[Any, Hierarchy] = {v.hierarchy.id: v.hierarchy for v in views}
+        document["data"] += [render_hierarchy(h) for h in seen.values()]
+    return json_response(document)
+
+
+@router.get("/pcm/hierarchies/{hierarchy_id}", responses=ERRORS)
+def get_hierarchy(hierarchy_id: str, session: SessionDep, principal: AdminDep) -> Response:
+    hierarchy = HierarchyService(session, principal).get_hierarchy(hierarchy_id)
+    return json_response({"data": render_hierarchy(hierarchy)})
+
+
+@router.put("/pcm/hierarchies/{hierarchy_id}", responses=ERRORS)
+def update_hierarchy(
+    hierarchy_id: str, body: HierarchyUpdateRequest, session: SessionDep, principal: AdminDep
+) -> Response:
+    hierarchy = HierarchyService(session, principal).update_hierarchy(
+        hierarchy_id, body.data.id, body.data.attributes
+    )
+    return json_response({"data": render_hierarchy(hierarchy)})
+
+
+@router.delete("/pcm/hierarchies/{hierarchy_id}", status_code=204, responses=ERRORS)
+def delete_hierarchy(hierarchy_id: str, session: SessionDep, principal: AdminDep) -> Response:
+    HierarchyService(session, principal).delete_hierarchy(hierarchy_id)
+    return no_content()
+
+
+@router.get("/pcm/hierarchies/{hierarchy_id}/children", responses=ERRORS)
+def list_top_level_nodes(
+    hierarchy_id: str,
+    request: Request,
+    session: SessionDep,
+    principal: AdminDep,
+    paging: PagingDep,
+    terms: FilterDep,
+) -> Response:
+    service = HierarchyService(session, principal)
+    return json_response(
+        _node_list(request, service, service.list_children(hierarchy_id, None, terms, paging))
+    )
+
+
+@router.post("/pcm/hierarchies/{hierarchy_id}/relationships/children", responses=ERRORS)
+def make_top_level(
+    hierarchy_id: str, body: ChildrenRequest, session: SessionDep, principal: AdminDep
+) -> Response:
+    service = HierarchyService(session, principal)
+    service.set_children(hierarchy_id, None, body.data)
+    return json_response({"data": render_hierarchy(service.get_hierarchy(hierarchy_id))})
+
+
+# --- nodes ------------------------------------------------------------------------------------------------
+
+
+@router.post("/pcm/hierarchies/{hierarchy_id}/nodes", status_code=201, responses=ERRORS)
+def create_node(
+    hierarchy_id: str, body: NodeCreateRequest, session: SessionDep, principal: AdminDep
+) -> Response:
+    data = body.data
+    parent = data.relationships.parent if data.relationships else None
+    service = HierarchyService(session, principal)
+    node = service.create_node(hierarchy_id, data.attributes, parent.data.id if parent else None, data.meta)
+    return json_response(_node_document(service, node), status_code=201)
+
+
+@router.get("/pcm/hierarchies/{hierarchy_id}/nodes", responses=ERRORS)
+def list_nodes(
+    hierarchy_id: str,
+    request: Request,
+    session: SessionDep,
+    principal: AdminDep,
+    paging: PagingDep,
+    terms: FilterDep,
+) -> Response:
+    service = HierarchyService(session, principal)
+    return json_response(_node_list(request, service, service.list_nodes(hierarchy_id, terms, paging)))
+
+
+@router.get("/pcm/hierarchies/{hierarchy_id}/nodes/{node_id}", responses=ERRORS)
+def get_node(hierarchy_id: str, node_id: str, session: SessionDep, principal: AdminDep) -> Response:
+    service = HierarchyService(session, principal)
+    return json_response(_node_document(service, service.get_node(hierarchy_id, node_id)))
+
+
+@router.put("/pcm/hierarchies/{hierarchy_id}/nodes/{node_id}", responses=ERRORS)
+def update_node(
+    hierarchy_id: str, node_id: str, body: NodeUpdateRequest, session: SessionDep, principal: AdminDep
+) -> Response:
+    service = HierarchyService(session, principal)
+    node = service.update_node(hierarchy_id, node_id, body.data.id, body.data.attributes, body.data.meta)
+    return json_response(_node_document(service, node))
+
+
+@router.delete("/pcm/hierarchies/{hierarchy_id}/nodes/{node_id}", status_code=204, responses=ERRORS)
+def delete_node(hierarchy_id: str, node_id: str, session: SessionDep, principal: AdminDep) -> Response:
+    HierarchyService(session, principal).delete_node(hierarchy_id, node_id)
+    return no_content()
+
+
+@router.get("/pcm/hierarchies/{hierarchy_id}/nodes/{node_id}/children", responses=ERRORS)
+def list_node_children(
+    hierarchy_id: str,
+    node_id: str,
+    request: Request,
+    session: SessionDep,
+    principal: AdminDep,
+    paging: PagingDep,
+    terms: FilterDep,
+) -> Response:
+    service = HierarchyService(session, principal)
+    return json_response(
+        _node_list(request, service, service.list_children(hierarchy_id, node_id, terms, paging))
+    )
+
+
+@router.post("/pcm/hierarchies/{hierarchy_id}/nodes/{node_id}/relationships/children", responses=ERRORS)
+def set_node_children(
+    hierarchy_id: str, node_id: str, body: ChildrenRequest, session: SessionDep, principal: AdminDep
+) -> Response:
+    service = HierarchyService(session, principal)
+    service.set_children(hierarchy_id, node_id, body.data)
+    return json_response(_node_document(service, service.get_node(hierarchy_id, node_id)))
+
+
+@router.put(
+    "/pcm/hierarchies/{hierarchy_id}/nodes/{node_id}/relationships/parent", status_code=204, responses=ERRORS
+)
+def set_node_parent(
+    hierarchy_id: str, node_id: str, body: ParentRequest, session: SessionDep, principal: AdminDep
+) -> Response:
+    HierarchyService(session, principal).set_parent(hierarchy_id, node_id, body.data.id)
+    return no_content()
+
+
+@router.delete(
+    "/pcm/hierarchies/{hierarchy_id}/nodes/{node_id}/relationships/parent", status_code=204, responses=ERRORS
+)
+def clear_node_parent(hierarchy_id: str, node_id: str, session: SessionDep, principal: AdminDep) -> Response:
+    HierarchyService(session, principal).clear_parent(hierarchy_id, node_id)
+    return no_content()
+
+
+@router.post(
+    "/pcm/hierarchies/{hierarchy_id}/nodes/{node_id}/relationships/products",
+    status_code=201,
+    responses=ERRORS,
+)
+def link_node_products(
+    hierarchy_id: str, node_id: str, body: ProductReferencesRequest, session: SessionDep, principal: AdminDep
+) -> Response:
+    service = HierarchyService(session, principal)
+    node = service.link_products(hierarchy_id, node_id, [p.id for p in body.data])
+    return json_response(_node_document(service, node), status_code=201)
+
+
+@router.delete("/pcm/hierarchies/{hierarchy_id}/nodes/{node_id}/relationships/products", responses=ERRORS)
+def unlink_node_products(
+    hierarchy_id: str, node_id: str, body: ProductReferencesRequest, session: SessionDep, principal: AdminDep
+) -> Response:
+    service = HierarchyService(session, principal)
+    node = service.unlink_products(hierarchy_id, node_id, [p.id for p in body.data])
+    return json_response(_node_document(service, node))
+
+
+@router.get("/pcm/hierarchies/{hierarchy_id}/nodes/{node_id}/products", responses=ERRORS)
+def list_node_products(
+    hierarchy_id: str,
+    node_id: str,
+    request: Request,
+    session: SessionDep,
+    principal: AdminDep,
+    paging: PagingDep,
+) -> Response:
+    page = HierarchyService(session, principal).node_products(hierarchy_id, node_id, paging)
+    data = []
+    for entry in page.items:
+        rendered = render_product(entry.product)
+        if entry.curated:
+            rendered["attributes"]["curated_product"] = True
+        data.append(rendered)
+    return json_response(list_document(request, page, data))
+
+
+# --- products' nodes ---------------------------------------------------------------------------------------
+
+
+@router.get("/pcm/products/{product_id}/nodes", tags=["products"], responses=ERRORS)
+def list_product_nodes(
+    product_id: str, request: Request, session: SessionDep, principal: AdminDep, paging: PagingDep
+) -> Response:
+    service = HierarchyService(session, principal)
+    return json_response(_node_list(request, service, service.product_nodes(product_id, paging)))
+
+
+@router.post("/pcm/products/attach_nodes", tags=["products"], responses=ERRORS)
+def attach_nodes(body: NodeSelectionRequest, session: SessionDep, principal: AdminDep) -> Response:
+    attached, not_found = HierarchyService(session, principal).attach_nodes(
+        body.data.filter, body.data.node_ids
+    )
+    return json_response({"meta": {"nodes_attached": attached, "nodes_not_found": not_found}})
+
+
+@router.post("/pcm/products/detach_nodes", tags=["products"], responses=ERRORS)
+def detach_nodes(body: NodeSelectionRequest, session: SessionDep, principal: AdminDep) -> Response:
+    detached, not_found = HierarchyService(session, principal).detach_nodes(
+        body.data.filter, body.data.node_ids
+    )
+    return json_response({"meta": {"nodes_detached": detached, "nodes_not_found": not_found}})

@@ -1,0 +1,390 @@
+"""Queries on hierarchies, nodes and node-product links."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    case,
+    delete,
+    exists,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
+from sqlalchemy.orm import Session, aliased
+
+from assortment.db.filters import FilterField, Kind, allow
+from assortment.db.models import ORGANIZATION_SCOPE, Hierarchy, Node, NodeProduct, Product
+
+
+def _owner_eq(column: Any) -> Any:
+    def predicate(value: str) -> ColumnElement[bool]:
+        if value == "organization":
+            return column == ORGANIZATION_SCOPE  # type: ignore[no-any-return]
+        return column != ORGANIZATION_SCOPE  # type: ignore[no-any-return]
+
+    return predicate
+
+
+def _node_ref_eq(column: Any) -> Any:
+    """`parent_id`: a node id (its children) or a hierarchy id (its top-level nodes)."""
+
+    def predicate(value: uuid.UUID) -> ColumnElement[bool]:
+        parent = aliased(Node)
+        by_node: ColumnElement[bool] = column.in_(
+            select(parent.pk).where(parent.id == value).scalar_subquery()
+        )
+        top_level = and_(
+            Node.parent_pk.is_(None),
+            Node.hierarchy_pk.in_(select(Hierarchy.pk).where(Hierarchy.id == value).scalar_subquery()),
+        )
+        return by_node | top_level
+
+    return predicate
+
+
+def _hierarchy_id_eq(value: uuid.UUID) -> ColumnElement[bool]:
+    return Node.hierarchy_pk.in_(select(Hierarchy.pk).where(Hierarchy.id == value).scalar_subquery())
+
+
+def _has_children_eq(value: bool) -> ColumnElement[bool]:
+    child = aliased(Node)
+    has = exists().where(child.parent_pk == Node.pk)
+    return has if value else ~has
+
+
+HIERARCHY_FILTERS: dict[str, FilterField] = {
+    "id": allow(Hierarchy.id, Kind.UUID, "eq in gt ge lt le"),
+    "owner": allow(Hierarchy.scope_id, Kind.STRING, "eq", eq=_owner_eq(Hierarchy.scope_id)),
+    "name": allow(Hierarchy.name, Kind.STRING, "eq like ilike in"),
+    "slug": allow(Hierarchy.slug, Kind.STRING, "eq like ilike in is_null"),
+    "description": allow(Hierarchy.description, Kind.STRING, "eq like ilike is_null"),
+    "created_at": allow(Hierarchy.created_at, Kind.DATETIME, "eq gt ge lt le"),
+    "updated_at": allow(Hierarchy.updated_at, Kind.DATETIME, "eq gt ge lt le"),
+}
+
+NODE_FILTERS: dict[str, FilterField] = {
+    "id": allow(Node.id, Kind.UUID, "eq in gt ge lt le"),
+    "hierarchy_id": allow(Node.hierarchy_pk, Kind.UUID, "eq in", eq=_hierarchy_id_eq),
+    "parent_id": allow(Node.parent_pk, Kind.UUID, "eq in", eq=_node_ref_eq(Node.parent_pk)),
+    "owner": allow(Node.scope_id, Kind.STRING, "eq", eq=_owner_eq(Node.scope_id)),
+    "name": allow(Node.name, Kind.STRING, "eq like ilike in"),
+    "slug": allow(Node.slug, Kind.STRING, "eq like ilike in is_null"),
+    "description": allow(Node.description, Kind.STRING, "eq like ilike is_null"),
+    "has_children": allow(Node.pk, Kind.BOOL, "eq", eq=_has_children_eq),
+    "created_at": allow(Node.created_at, Kind.DATETIME, "eq gt ge lt le"),
+    "updated_at": allow(Node.updated_at, Kind.DATETIME, "eq gt ge lt le"),
+}
+
+# Child order (SPEC §2.4): nodes with a sort_order first, highest first; then the rest, most recently
+# updated first; ties by updated_at (newest first), then id.
+CHILD_ORDER = (
+    case((Node.sort_order.is_(None), 1), else_=0),
+    Node.sort_order.desc(),
+    Node.updated_at.desc(),
+    Node.id,
+)
+
+
+# --- hierarchies ------------------------------------------------------------------------------------
+
+
+def get_hierarchy(
+    session: Session, scopes: Sequence[uuid.UUID], hierarchy_id: uuid.UUID, *, for_update: bool = False
+) -> Hierarchy | None:
+    query = select(Hierarchy).where(Hierarchy.id == hierarchy_id, Hierarchy.scope_id.in_(scopes))
+    if for_update:
+        # Every structural change of one hierarchy takes this lock first, so checks such as "no cycle"
+        # and "unique among siblings" are never made against a tree another transaction is changing.
+        query = query.with_for_update()
+    return session.scalars(query).first()
+
+
+def hierarchy_by_pk(session: Session, pk: int) -> Hierarchy:
+    hierarchy = session.get(Hierarchy, pk)
+    assert hierarchy is not None
+    return hierarchy
+
+
+def list_hierarchies(
+    session: Session, scopes: Sequence[uuid.UUID], where: ColumnElement[bool] | None, limit: int, offset: int
+) -> tuple[list[Hierarchy], int]:
+    query: Select[Hierarchy] = select(Hierarchy).where(Hierarchy.scope_id.in_(scopes))
+    if where is not None:
+        query = query.where(where)
+    return _page(session, query, (Hierarchy.created_at, Hierarchy.id), limit, offset)
+
+
+def hierarchies_by_pk(session: Session, pks: Iterable[int]) -> dict[int, Hierarchy]:
+    wanted = set(pks)
+    if not wanted:
+        return {}
+    return {h.pk: h for h in session.scalars(select(Hierarchy).where(Hierarchy.pk.in_(wanted)))}
+
+
+# --- nodes ------------------------------------------------------------------------------------------
+
+
+def get_node(session: Session, hierarchy_pk: int, node_id: uuid.UUID) -> Node | None:
+    return session.scalars(select(Node).where(Node.id == node_id, Node.hierarchy_pk == hierarchy_pk)).first()
+
+
+def nodes_by_ids(session: Session, node_ids: Collection[uuid.UUID]) -> list[Node]:
+    if not node_ids:
+        return []
+    return list(session.scalars(select(Node).where(Node.id.in_(list(node_ids)))))
+
+
+def visible_nodes_by_ids(
+    session: Session, scopes: Sequence[uuid.UUID], node_ids: Collection[uuid.UUID]
+) -> list[Node]:
+    if not node_ids:
+        return []
+    return list(session.scalars(select(Node).where(Node.id.in_(list(node_ids)), Node.scope_id.in_(scopes))))
+
+
+def nodes_by_pk(session: Session, pks: Iterable[int]) -> dict[int, Node]:
+    wanted = set(pks)
+    if not wanted:
+        return {}
+    return {n.pk: n for n in session.scalars(select(Node).where(Node.pk.in_(wanted)))}
+
+
+def list_nodes(
+    session: Session,
+    scopes: Sequence[uuid.UUID],
+    where: ColumnElement[bool] | None,
+    limit: int,
+    offset: int,
+    *,
+    hierarchy_pk: int | None = None,
+) -> tuple[list[Node], int]:
+    query: Select[Node] = select(Node).where(Node.scope_id.in_(scopes))
+    if hierarchy_pk is not None:
+        query = query.where(Node.hierarchy_pk == hierarchy_pk)
+    if where is not None:
+        query = query.where(where)
+    return _page(session, query, (Node.created_at, Node.id), limit, offset)
+
+
+def list_children(
+    session: Session,
+    hierarchy_pk: int,
+    parent_pk: int | None,
+    where: ColumnElement[bool] | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[Node], int]:
+    query: Select[Node] = select(Node).where(Node.hierarchy_pk == hierarchy_pk)
+    query = query.where(Node.parent_pk.is_(None) if parent_pk is None else Node.parent_pk == parent_pk)
+    if where is not None:
+        query = query.where(where)
+    return _page(session, query, CHILD_ORDER, limit, offset)
+
+
+def sibling_names_and_slugs(
+    session: Session, hierarchy_pk: int, parent_pk: int | None, exclude_pks: Collection[int] = ()
+) -> list[tuple[int, str, str | None]]:
+    query = select(Node.pk, Node.name, Node.slug).where(Node.hierarchy_pk == hierarchy_pk)
+    query = query.where(Node.parent_pk.is_(None) if parent_pk is None else Node.parent_pk == parent_pk)
+    if exclude_pks:
+        query = query.where(Node.pk.not_in(list(exclude_pks)))
+    return [(pk, name, slug) for pk, name, slug in session.execute(query)]
+
+
+def ancestor_pks(session: Session, node_pk: int) -> list[int]:
+    """The node itself, then its parent, grandparent… up to the top-level node."""
+    chain = select(Node.pk, Node.parent_pk).where(Node.pk == node_pk).cte("chain", recursive=True)
+    parent = aliased(Node)
+    chain = chain.union_all(select(parent.pk, parent.parent_pk).join(chain, parent.pk == chain.c.parent_pk))
+    return [pk for (pk,) in session.execute(select(chain.c.pk))]
+
+
+@dataclass(frozen=True, slots=True)
+class Crumb:
+    pk: int
+    id: uuid.UUID
+    name: str
+    slug: str | None
+    locales: dict[str, Any] | None
+
+
+def ancestry(session: Session, node_pks: Collection[int]) -> dict[int, list[Crumb]]:
+    """For each node: the chain from its top-level ancestor down to the node itself."""
+    if not node_pks:
+        return {}
+    chain = (
+        select(
+            Node.pk.label("start"),
+            Node.pk.label("pk"),
+            Node.parent_pk.label("parent"),
+            literal(0).label("depth"),
+        )
+        .where(Node.pk.in_(list(node_pks)))
+        .cte("ancestry", recursive=True)
+    )
+    parent = aliased(Node)
+    chain = chain.union_all(
+        select(chain.c.start, parent.pk, parent.parent_pk, chain.c.depth + 1).join(
+            parent, parent.pk == chain.c.parent
+        )
+    )
+    rows = session.execute(
+        select(chain.c.start, chain.c.depth, Node.pk, Node.id, Node.name, Node.slug, Node.locales)
+        .join(Node, Node.pk == chain.c.pk)
+        .order_by(chain.c.start, chain.c.depth.desc())
+    )
+    result: dict[int, list[Crumb]] = {pk: [] for pk in node_pks}
+    for start, _depth, pk, node_id, name, slug, locales in rows:
+        result[start].append(Crumb(pk, node_id, name, slug, locales))
+    return result
+
+
+def set_parent(session: Session, node_pks: Collection[int], parent_pk: int | None, now: datetime) -> None:
+    session.execute(
+        update(Node).where(Node.pk.in_(list(node_pks))).values(parent_pk=parent_pk, updated_at=now)
+    )
+
+
+def delete_node(session: Session, node: Node) -> None:
+    """Deletes the node; its subtree and product links follow by ON DELETE CASCADE."""
+    session.execute(delete(Node).where(Node.pk == node.pk))
+
+
+def delete_hierarchy(session: Session, hierarchy: Hierarchy) -> None:
+    session.execute(delete(Hierarchy).where(Hierarchy.pk == hierarchy.pk))
+
+
+def child_counts(session: Session, node_pks: Collection[int]) -> set[int]:
+    """The nodes among `node_pks` that have children."""
+    if not node_pks:
+        return set()
+    child = aliased(Node)
+    query = select(child.parent_pk).where(child.parent_pk.in_(list(node_pks))).distinct()
+    return {pk for (pk,) in session.execute(query) if pk is not None}
+
+
+# --- node ↔ product links ------------------------------------------------------------------------------
+
+
+def linked_product_pks(session: Session, node_pk: int, product_pks: Collection[int]) -> set[int]:
+    if not product_pks:
+        return set()
+    query = select(NodeProduct.product_pk).where(
+        NodeProduct.node_pk == node_pk, NodeProduct.product_pk.in_(list(product_pks))
+    )
+    return {pk for (pk,) in session.execute(query)}
+
+
+def link_products(session: Session, node_pk: int, product_pks: Collection[int], now: datetime) -> None:
+    already = linked_product_pks(session, node_pk, product_pks)
+    rows = [
+        {"node_pk": node_pk, "product_pk": pk, "linked_at": now} for pk in product_pks if pk not in already
+    ]
+    if rows:
+        session.execute(insert(NodeProduct), rows)
+
+
+def unlink_products(session: Session, node_pk: int, product_pks: Collection[int]) -> None:
+    if product_pks:
+        session.execute(
+            delete(NodeProduct).where(
+                NodeProduct.node_pk == node_pk, NodeProduct.product_pk.in_(list(product_pks))
+            )
+        )
+
+
+def count_node_products(session: Session, node_pk: int) -> int:
+    return session.scalar(select(func.count()).where(NodeProduct.node_pk == node_pk)) or 0
+
+
+def node_products_page(
+    session: Session, node_pk: int, exclude_product_ids: Collection[uuid.UUID], limit: int, offset: int
+) -> list[Product]:
+    """Linked products that are not curated, most recently updated first."""
+    query = (
+        select(Product)
+        .join(NodeProduct, NodeProduct.product_pk == Product.pk)
+        .where(NodeProduct.node_pk == node_pk)
+        .order_by(Product.updated_at.desc(), Product.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    if exclude_product_ids:
+        query = query.where(Product.id.not_in(list(exclude_product_ids)))
+    return list(session.scalars(query))
+
+
+def products_by_ids_linked(session: Session, node_pk: int, product_ids: Sequence[str]) -> dict[str, Product]:
+    if not product_ids:
+        return {}
+    ids = [uuid.UUID(p) for p in product_ids]
+    query = (
+        select(Product)
+        .join(NodeProduct, NodeProduct.product_pk == Product.pk)
+        .where(NodeProduct.node_pk == node_pk, Product.id.in_(ids))
+    )
+    return {str(p.id): p for p in session.scalars(query)}
+
+
+def nodes_of_product(session: Session, product_pk: int, limit: int, offset: int) -> tuple[list[Node], int]:
+    query: Select[Node] = (
+        select(Node)
+        .join(NodeProduct, NodeProduct.node_pk == Node.pk)
+        .where(NodeProduct.product_pk == product_pk)
+    )
+    return _page(session, query, (Node.created_at, Node.id), limit, offset)
+
+
+def curating_nodes(session: Session, product_pk: int) -> list[Node]:
+    """Nodes linked to the product that carry a curated list (it may name the product)."""
+    query = (
+        select(Node)
+        .join(NodeProduct, NodeProduct.node_pk == Node.pk)
+        .where(NodeProduct.product_pk == product_pk, Node.curated_products.is_not(None))
+    )
+    return list(session.scalars(query))
+
+
+def attach_by_filter(
+    session: Session, node_pks: Collection[int], products: Select[Any], now: datetime
+) -> None:
+    """Link every product selected by `products` (a select of product pks) to each node, set-based."""
+    for node_pk in node_pks:
+        already = select(NodeProduct.product_pk).where(NodeProduct.node_pk == node_pk)
+        chosen = products.where(Product.pk.not_in(already)).with_only_columns(
+            literal(node_pk), Product.pk, literal(now, type_=NodeProduct.linked_at.type)
+        )
+        session.execute(insert(NodeProduct).from_select(["node_pk", "product_pk", "linked_at"], chosen))
+
+
+def detach_by_filter(session: Session, node_pks: Collection[int], products: Select[Any]) -> None:
+    if not node_pks:
+        return
+    session.execute(
+        delete(NodeProduct).where(
+            NodeProduct.node_pk.in_(list(node_pks)),
+            NodeProduct.product_pk.in_(products.with_only_columns(Product.pk)),
+        )
+    )
+
+
+# --- helpers ------------------------------------------------------------------------------------------
+
+
+def _page(
+    session: Session, query: Select[Any], order: Sequence[Any], limit: int, offset: int
+) -> tuple[list[Any], int]:
+    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+    rows = session.scalars(query.order_by(*order).limit(limit).offset(offset)).all()
+    return list(rows), total
