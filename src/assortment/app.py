@@ -7,7 +7,7 @@ from fastapi import FastAPI
 from assortment import __version__
 from assortment.api import auth as auth_routes
 from assortment.api import errors as api_errors
-from assortment.api import health, hierarchies, products
+from assortment.api import health, hierarchies, jobs, products
 from assortment.api.deps import AppContext
 from assortment.api.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
 from assortment.config import Settings
@@ -42,6 +42,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Before the products router: /pcm/products/attach_nodes must not be read as a product id.
     app.include_router(hierarchies.router)
     app.include_router(products.router)
+    app.include_router(jobs.router)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestIdMiddleware)
     return app

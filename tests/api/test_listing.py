@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Caller
+from tests.conftest import Caller, Keys
 from tests.helpers import errors_of, product_body
 
 
@@ -209,3 +209,29 @@ def test_unparseable_filters_are_400(api: Caller, expression: str) -> None:
     assert response.status_code == 400
     [error] = errors_of(response)
     assert error["detail"] == "Could not parse the supplied filter"
+
+
+def test_has_nodes_false_finds_products_in_no_node(api: Caller) -> None:
+    linked, loose = seed(api, 2)
+    hierarchy = api.post(
+        "/pcm/hierarchies", json={"data": {"type": "hierarchy", "attributes": {"name": "H"}}}
+    )
+    hid = hierarchy.json()["data"]["id"]
+    node = api.post(
+        f"/pcm/hierarchies/{hid}/nodes", json={"data": {"type": "node", "attributes": {"name": "N"}}}
+    )
+    nid = node.json()["data"]["id"]
+    api.post(
+        f"/pcm/hierarchies/{hid}/nodes/{nid}/relationships/products",
+        json={"data": [{"type": "product", "id": linked["id"]}]},
+    )
+    assert ids(filtered(api, "eq(has_nodes,false)")) == [loose["id"]]
+    assert filtered(api, "eq(has_nodes,true)").status_code == 400
+
+
+def test_owner_filter(api: Caller, keys: Keys) -> None:
+    org = keys.caller(organization=True)
+    org.post("/pcm/products", json=product_body(sku="ORG"))
+    api.post("/pcm/products", json=product_body(sku="MINE"))
+    assert [p["attributes"]["sku"] for p in filtered(api, "eq(owner,organization)").json()["data"]] == ["ORG"]
+    assert [p["attributes"]["sku"] for p in filtered(api, "eq(owner,store)").json()["data"]] == ["MINE"]

@@ -13,6 +13,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from assortment.db import filters as sql_filters
 from assortment.db.models import Product
+from assortment.db.repositories import hierarchies as hierarchy_repo
 from assortment.db.repositories import products as repo
 from assortment.db.types import utcnow
 from assortment.domain.filters import Term
@@ -106,8 +107,14 @@ class ProductService:
         return product
 
     def delete(self, product_id: str) -> None:
+        """Delete the product; its node links go with it, and it leaves every curated list."""
         product = self.get(product_id)
         self.principal.check_can_modify(product.scope_id)
+        gone = str(product.id)
+        for node in hierarchy_repo.curating_nodes(self.session, product.pk):
+            kept = [c for c in node.curated_products or [] if c != gone]
+            node.curated_products = kept or None
+        self.session.flush()
         repo.delete_product(self.session, product)
 
     def _check_unique(self, product: Product) -> None:

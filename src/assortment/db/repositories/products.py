@@ -6,11 +6,14 @@ import hashlib
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import ColumnElement, Select, delete, func, or_, select
+from sqlalchemy import ColumnElement, Select, delete, exists, or_, select
 from sqlalchemy.orm import Session
 
 from assortment.db.filters import FilterField, Kind, allow
-from assortment.db.models import Product
+from assortment.db.models import ORGANIZATION_SCOPE, NodeProduct, Product
+from assortment.db.repositories.common import paginate
+from assortment.domain.filters import FILTER_PARSE_ERROR
+from assortment.errors import BadRequest
 
 
 def external_ref_digest(value: str | None) -> str | None:
@@ -19,6 +22,20 @@ def external_ref_digest(value: str | None) -> str | None:
 
 def _external_ref_eq(value: str) -> ColumnElement[bool]:
     return Product.external_ref_digest == external_ref_digest(value)
+
+
+def _has_nodes_eq(value: bool) -> ColumnElement[bool]:
+    if value:  # the API allows only has_nodes=false
+        raise BadRequest(FILTER_PARSE_ERROR)
+    return ~exists().where(NodeProduct.product_pk == Product.pk)
+
+
+def _owner_eq(value: str) -> ColumnElement[bool]:
+    if value == "organization":
+        return Product.scope_id == ORGANIZATION_SCOPE
+    if value == "store":
+        return Product.scope_id != ORGANIZATION_SCOPE
+    raise BadRequest(FILTER_PARSE_ERROR)
 
 
 PRODUCT_FILTERS: dict[str, FilterField] = {
@@ -36,6 +53,8 @@ PRODUCT_FILTERS: dict[str, FilterField] = {
     ),
     "tags": allow(Product.tags, Kind.STRING_ARRAY, "eq like ilike in"),
     "product_types": allow(Product.id, Kind.CONSTANT, "eq in", constant="standard"),
+    "has_nodes": allow(Product.pk, Kind.BOOL, "eq", eq=_has_nodes_eq),
+    "owner": allow(Product.scope_id, Kind.STRING, "eq", eq=_owner_eq),
     "created_at": allow(Product.created_at, Kind.DATETIME, "eq gt ge lt le"),
     "updated_at": allow(Product.updated_at, Kind.DATETIME, "eq gt ge lt le"),
 }
@@ -59,9 +78,7 @@ def list_visible(
     query: Select[Product] = select(Product).where(owner_filter(scopes))
     if where is not None:
         query = query.where(where)
-    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
-    rows = session.scalars(query.order_by(Product.created_at, Product.id).limit(limit).offset(offset)).all()
-    return list(rows), total
+    return paginate(session, query, (Product.created_at, Product.id), limit, offset)
 
 
 def find_unique_clashes(
