@@ -68,7 +68,9 @@ def stores_create(
 @keys_app.command("create")
 def keys_create(
     name: Annotated[str, typer.Option("--name", help="Key name")],
-    store: Annotated[str | None, typer.Option("--store", help="Store id (default: the default store)")] = None,
+    store: Annotated[
+        str | None, typer.Option("--store", help="Store id (default: the default store)")
+    ] = None,
     organization: Annotated[bool, typer.Option("--organization", help="An organization key")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
@@ -103,8 +105,12 @@ def keys_create(
 
 @products_app.command("import")
 def products_import(
-    file: Annotated[Path, typer.Argument(help="JSON lines (.jsonl/.ndjson) or CSV (.csv) file", exists=True)],
-    store: Annotated[str | None, typer.Option("--store", help="Store id (default: the default store)")] = None,
+    file: Annotated[
+        Path, typer.Argument(help="JSON lines (.jsonl/.ndjson/.json) or CSV (.csv) file", exists=True)
+    ],
+    store: Annotated[
+        str | None, typer.Option("--store", help="Store id (default: the default store)")
+    ] = None,
     organization: Annotated[bool, typer.Option("--organization", help="Load organization products")] = False,
     batch_size: Annotated[int, typer.Option(help="Rows per transaction")] = 5000,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar")] = False,
@@ -126,12 +132,14 @@ def products_import(
         )
     except (DomainError, ValueError) as exc:
         raise _fail(str(getattr(exc, "detail", None) or exc)) from exc
+    # One line per bad row, never wrapped to the terminal width, so the report can be grepped.
     for line, message in report.errors[:200]:
-        err.print(f"line {line}: {message}", markup=False, highlight=False)
+        err.print(f"line {line}: {message}", markup=False, highlight=False, soft_wrap=True)
     if len(report.errors) > 200:
-        err.print(f"… and {len(report.errors) - 200} more bad rows")
+        err.print(f"… and {len(report.errors) - 200} more bad rows", soft_wrap=True)
     err.print(
-        f"imported {report.imported} products, {len(report.errors)} bad rows, in {report.seconds:.1f} s"
+        f"imported {report.imported} products, {len(report.errors)} bad rows, in {report.seconds:.1f} s",
+        soft_wrap=True,
     )
     if report.errors:
         raise typer.Exit(code=2)

@@ -8,6 +8,7 @@ import jwt
 import pytest
 from fastapi.testclient import TestClient
 
+from assortment.db.models import ApiKey
 from assortment.domain import auth
 from tests.conftest import Database, Keys
 from tests.helpers import errors_of, product_body
@@ -81,7 +82,7 @@ def test_wrong_secret_is_refused(keys: Keys, client: TestClient) -> None:
 def test_secrets_are_stored_hashed(keys: Keys, db: Database) -> None:
     key = keys.key()
     with db.sessions() as session:
-        row = session.query(auth.ApiKey).filter_by(client_id=key.client_id).one()
+        row = session.query(ApiKey).filter_by(client_id=key.client_id).one()
     assert key.client_secret not in row.secret_hash
     assert row.secret_hash == auth.hash_secret(key.client_secret)
 
@@ -118,7 +119,7 @@ def test_tampered_token_gets_401(keys: Keys, client: TestClient) -> None:
 def test_expired_token_gets_401(keys: Keys, client: TestClient, db: Database) -> None:
     key = keys.key()
     with db.sessions() as session:
-        api_key = session.query(auth.ApiKey).filter_by(client_id=key.client_id).one()
+        api_key = session.query(ApiKey).filter_by(client_id=key.client_id).one()
         signing_key = auth.load_signing_key(session, None)
     expired = auth.issue_token(api_key, "client_credentials", signing_key, ttl_seconds=-10)
     response = client.get("/pcm/products", headers={"Authorization": f"Bearer {expired.access_token}"})

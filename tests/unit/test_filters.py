@@ -41,8 +41,22 @@ def test_is_null_takes_no_value() -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["", " ", "eq", "eq(", "eq()", "eq(sku,a))", "eq(sku,a)x", "foo(sku,a)", "eq(sku,a,b)", "in(sku)",
-     "(eq(sku,a)", "(eq(sku,a)|)", 'eq(sku,"open)', "eq(sku,a)|eq(sku,b)"],
+    [
+        "",
+        " ",
+        "eq",
+        "eq(",
+        "eq()",
+        "eq(sku,a))",
+        "eq(sku,a)x",
+        "foo(sku,a)",
+        "eq(sku,a,b)",
+        "in(sku)",
+        "(eq(sku,a)",
+        "(eq(sku,a)|)",
+        'eq(sku,"open)',
+        "eq(sku,a)|eq(sku,b)",
+    ],
 )
 def test_malformed_filters_raise_bad_request(text: str) -> None:
     with pytest.raises(BadRequest):
@@ -62,8 +76,15 @@ def test_at_most_eight_kilobytes() -> None:
 
 @pytest.mark.parametrize(
     ("value", "pattern"),
-    [("abc", "abc"), ("*abc", "%abc"), ("abc*", "abc%"), ("*abc*", "%abc%"), ("a*c", "a*c"),
-     ("a_%", "a\\_\\%"), ("*", "%")],
+    [
+        ("abc", "abc"),
+        ("*abc", "%abc"),
+        ("abc*", "abc%"),
+        ("*abc*", "%abc%"),
+        ("a*c", "a*c"),
+        ("a_%", "a\\_\\%"),
+        ("*", "%"),
+    ],
 )
 def test_like_patterns(value: str, pattern: str) -> None:
     assert like_pattern(value) == pattern
