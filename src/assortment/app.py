@@ -6,8 +6,8 @@ from fastapi import FastAPI
 
 from assortment import __version__
 from assortment.api import auth as auth_routes
+from assortment.api import custom_relationships, health, hierarchies, jobs, products
 from assortment.api import errors as api_errors
-from assortment.api import health, hierarchies, jobs, products
 from assortment.api.deps import AppContext
 from assortment.api.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
 from assortment.config import Settings
@@ -43,6 +43,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(hierarchies.router)
     app.include_router(products.router)
     app.include_router(jobs.router)
+    app.include_router(custom_relationships.router)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestIdMiddleware)
     return app

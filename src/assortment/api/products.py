@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import APIRouter, Request
+from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from assortment.api.deps import AdminDep, FilterDep, PagingDep, SessionDep
@@ -13,6 +15,7 @@ from assortment.api.render import timestamp
 from assortment.api.responses import json_response, no_content
 from assortment.api.schemas_doc import ERRORS
 from assortment.db.models import Product
+from assortment.domain.custom_relationships import relationship_slugs
 from assortment.domain.products import ProductService
 from assortment.schemas.products import (
     ProductCreateRequest,
@@ -26,7 +29,13 @@ router = APIRouter(prefix="/pcm/products", tags=["products"])
 OPTIONAL_ATTRIBUTES = ("description", "slug", "sku", "upc_ean", "mpn", "external_ref", "tags", "locales")
 
 
-def render_product(product: Product) -> dict[str, Any]:
+def render_products(session: Session, products: Sequence[Product]) -> list[dict[str, Any]]:
+    """Render products with the custom relationships attached to each (one query for all)."""
+    slugs = relationship_slugs(session, products)
+    return [render_product(p, slugs.get(p.pk, [])) for p in products]
+
+
+def render_product(product: Product, slugs: Sequence[str] = ()) -> dict[str, Any]:
     attributes: dict[str, Any] = {
         "name": product.name,
         "commodity_type": product.commodity_type,
@@ -48,7 +57,13 @@ def render_product(product: Product) -> dict[str, Any]:
             "main_image": {"data": None},
             "templates": {"data": [], "links": {"self": f"{base}/relationships/templates"}},
             "variations": {"data": [], "links": {"self": f"{base}/relationships/variations"}},
-            "custom_relationships": {"data": [], "links": {"self": f"{base}/custom-relationships"}},
+            "custom_relationships": {
+                "data": [],
+                "links": {
+                    "self": f"{base}/custom-relationships",
+                    **{slug: f"{base}/custom-relationships/{slug}/products" for slug in slugs},
+                },
+            },
         },
         "meta": {
             "created_at": timestamp(product.created_at),
@@ -56,7 +71,7 @@ def render_product(product: Product) -> dict[str, Any]:
             "owner": product.owner,
             "product_types": ["standard"],
             "variation_matrix": {},
-            "custom_relationships": [],
+            "custom_relationships": list(slugs),
         },
     }
 
@@ -64,7 +79,7 @@ def render_product(product: Product) -> dict[str, Any]:
 @router.post("", status_code=201, responses={201: {"model": ProductDocument}, **ERRORS})
 def create_product(body: ProductCreateRequest, session: SessionDep, principal: AdminDep) -> Response:
     product = ProductService(session, principal).create(body.data.attributes)
-    return json_response({"data": render_product(product)}, status_code=201)
+    return json_response({"data": render_products(session, [product])[0]}, status_code=201)
 
 
 @router.get("", responses={200: {"model": ProductListDocument}, **ERRORS})
@@ -72,12 +87,13 @@ def list_products(
     request: Request, session: SessionDep, principal: AdminDep, paging: PagingDep, terms: FilterDep
 ) -> Response:
     page = ProductService(session, principal).list(terms, paging)
-    return json_response(list_document(request, page, [render_product(p) for p in page.items]))
+    return json_response(list_document(request, page, render_products(session, page.items)))
 
 
 @router.get("/{product_id}", responses={200: {"model": ProductDocument}, **ERRORS})
 def get_product(product_id: str, session: SessionDep, principal: AdminDep) -> Response:
-    return json_response({"data": render_product(ProductService(session, principal).get(product_id))})
+    product = ProductService(session, principal).get(product_id)
+    return json_response({"data": render_products(session, [product])[0]})
 
 
 @router.put("/{product_id}", responses={200: {"model": ProductDocument}, **ERRORS})
@@ -85,7 +101,7 @@ def update_product(
     product_id: str, body: ProductUpdateRequest, session: SessionDep, principal: AdminDep
 ) -> Response:
     product = ProductService(session, principal).update(product_id, body.data.id, body.data.attributes)
-    return json_response({"data": render_product(product)})
+    return json_response({"data": render_products(session, [product])[0]})
 
 
 @router.delete("/{product_id}", status_code=204, responses=ERRORS)

@@ -229,3 +229,71 @@ class Job(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class CustomRelationship(Base):
+    """A kind of product-to-product relationship (cross-sell, up-sell…), addressed by its slug.
+
+    Its integer `pk` is the relationship id of the v2 dialect, and the slug without `CRP_` its code.
+    """
+
+    __tablename__ = "custom_relationship"
+    __table_args__ = (
+        UniqueConstraint("scope_id", "slug", name="uq_custom_relationship_scope_slug"),
+        Index("ix_custom_relationship_scope_created", "scope_id", "created_at", "id"),
+    )
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[uuid.UUID] = mapped_column(Uuid(), unique=True, default=uuid.uuid4)
+    scope_id: Mapped[uuid.UUID] = mapped_column(Uuid())
+    slug: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(Text)
+    sort_order: Mapped[int | None] = mapped_column(Integer)
+    external_name: Mapped[str | None] = mapped_column(Text)
+    external_description: Mapped[str | None] = mapped_column(Text)
+    bi_directional: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    @property
+    def owner(self) -> str:
+        return "organization" if self.scope_id == ORGANIZATION_SCOPE else "store"
+
+
+class ProductRelationshipSlot(Base):
+    """A custom relationship attached to a product (at most five per product)."""
+
+    __tablename__ = "product_custom_relationship"
+
+    product_pk: Mapped[int] = mapped_column(ForeignKey("product.pk", ondelete="CASCADE"), primary_key=True)
+    relationship_pk: Mapped[int] = mapped_column(
+        ForeignKey("custom_relationship.pk", ondelete="RESTRICT"), primary_key=True, index=True
+    )
+    attached_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Association(Base):
+    """One directed edge source → target under a custom relationship.
+
+    A bi-directional relationship stores both directions, written in the same transaction. The integer
+    `pk` is the product_relationship id of the v2 dialect; `status` is that dialect's flag (inactive
+    edges are hidden from the PXM views and from releases).
+    """
+
+    __tablename__ = "association"
+    __table_args__ = (
+        UniqueConstraint("source_pk", "relationship_pk", "target_pk", name="uq_association_edge"),
+        Index("ix_association_target", "target_pk", "relationship_pk"),
+        Index("ix_association_relationship", "relationship_pk"),
+        CheckConstraint("status IN ('active', 'inactive')", name="status"),
+    )
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    source_pk: Mapped[int] = mapped_column(ForeignKey("product.pk", ondelete="CASCADE"))
+    relationship_pk: Mapped[int] = mapped_column(ForeignKey("custom_relationship.pk", ondelete="RESTRICT"))
+    target_pk: Mapped[int] = mapped_column(ForeignKey("product.pk", ondelete="CASCADE"))
+    sort_order: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -1,0 +1,314 @@
+"""Queries on custom relationship definitions, their attachment to products, and associations."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    case,
+    delete,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.orm import Session
+
+from assortment.db.filters import FilterField, Kind, allow
+from assortment.db.models import (
+    ORGANIZATION_SCOPE,
+    Association,
+    CustomRelationship,
+    Product,
+    ProductRelationshipSlot,
+)
+from assortment.db.repositories.common import paginate
+
+
+def _owner_eq(value: str) -> ColumnElement[bool]:
+    if value == "organization":
+        return CustomRelationship.scope_id == ORGANIZATION_SCOPE
+    return CustomRelationship.scope_id != ORGANIZATION_SCOPE
+
+
+DEFINITION_FILTERS: dict[str, FilterField] = {
+    "owner": allow(CustomRelationship.scope_id, Kind.STRING, "eq", eq=_owner_eq),
+    "slug": allow(CustomRelationship.slug, Kind.STRING, "eq in"),
+}
+
+# Related products: lower sort_order first, unsorted ones after, then in the order they were associated.
+ASSOCIATION_ORDER = (
+    case((Association.sort_order.is_(None), 1), else_=0),
+    Association.sort_order,
+    Association.pk,
+)
+
+
+# --- definitions ---
+
+
+def get_definition(session: Session, scopes: Sequence[uuid.UUID], slug: str) -> CustomRelationship | None:
+    """The caller's own definition wins over an organization one with the same slug."""
+    query = (
+        select(CustomRelationship)
+        .where(CustomRelationship.slug == slug, CustomRelationship.scope_id.in_(scopes))
+        .order_by(case((CustomRelationship.scope_id == ORGANIZATION_SCOPE, 1), else_=0))
+    )
+    return session.scalars(query).first()
+
+
+def definitions_by_slugs(
+    session: Session, scopes: Sequence[uuid.UUID], slugs: Collection[str]
+) -> dict[str, CustomRelationship]:
+    if not slugs:
+        return {}
+    query = (
+        select(CustomRelationship)
+        .where(CustomRelationship.slug.in_(list(slugs)), CustomRelationship.scope_id.in_(scopes))
+        .order_by(case((CustomRelationship.scope_id == ORGANIZATION_SCOPE, 0), else_=1))
+    )
+    return {d.slug: d for d in session.scalars(query)}  # later (own) rows replace organization ones
+
+
+def slug_taken(session: Session, scope_id: uuid.UUID, slug: str) -> bool:
+    query = select(CustomRelationship.pk).where(
+        CustomRelationship.scope_id == scope_id, CustomRelationship.slug == slug
+    )
+    return session.scalar(query) is not None
+
+
+def list_definitions(
+    session: Session, scopes: Sequence[uuid.UUID], where: ColumnElement[bool] | None, limit: int, offset: int
+) -> tuple[list[CustomRelationship], int]:
+    query: Select[CustomRelationship] = select(CustomRelationship).where(
+        CustomRelationship.scope_id.in_(scopes)
+    )
+    if where is not None:
+        query = query.where(where)
+    return paginate(session, query, (CustomRelationship.created_at, CustomRelationship.id), limit, offset)
+
+
+def is_attached_anywhere(session: Session, relationship_pk: int) -> bool:
+    return bool(
+        session.scalar(select(exists().where(ProductRelationshipSlot.relationship_pk == relationship_pk)))
+    )
+
+
+def has_associations(session: Session, relationship_pk: int) -> bool:
+    return bool(session.scalar(select(exists().where(Association.relationship_pk == relationship_pk))))
+
+
+def delete_definition(session: Session, definition: CustomRelationship) -> None:
+    session.execute(delete(CustomRelationship).where(CustomRelationship.pk == definition.pk))
+
+
+# --- attachment ---
+
+
+def lock_products(session: Session, product_pks: Collection[int]) -> None:
+    """Lock the rows of every product whose relationships a request changes, always in pk order so that
+    two requests locking overlapping sets cannot deadlock. (SQLite: writers are already serialised.)"""
+    if not product_pks or session.get_bind().dialect.name != "postgresql":
+        return
+    session.execute(text("SET LOCAL lock_timeout = '10s'"))
+    session.execute(
+        select(Product.pk).where(Product.pk.in_(sorted(product_pks))).order_by(Product.pk).with_for_update()
+    )
+
+
+def attached_definitions(session: Session, product_pk: int) -> list[CustomRelationship]:
+    query = (
+        select(CustomRelationship)
+        .join(ProductRelationshipSlot, ProductRelationshipSlot.relationship_pk == CustomRelationship.pk)
+        .where(ProductRelationshipSlot.product_pk == product_pk)
+        .order_by(ProductRelationshipSlot.attached_at, CustomRelationship.slug)
+    )
+    return list(session.scalars(query))
+
+
+def attached_page(
+    session: Session, product_pk: int, limit: int, offset: int
+) -> tuple[list[CustomRelationship], int]:
+    query: Select[CustomRelationship] = (
+        select(CustomRelationship)
+        .join(ProductRelationshipSlot, ProductRelationshipSlot.relationship_pk == CustomRelationship.pk)
+        .where(ProductRelationshipSlot.product_pk == product_pk)
+    )
+    return paginate(
+        session, query, (ProductRelationshipSlot.attached_at, CustomRelationship.slug), limit, offset
+    )
+
+
+def slugs_of_products(session: Session, product_pks: Collection[int]) -> dict[int, list[str]]:
+    """The slugs attached to each product, in attachment order (for rendering product objects)."""
+    if not product_pks:
+        return {}
+    query = (
+        select(ProductRelationshipSlot.product_pk, CustomRelationship.slug)
+        .join(CustomRelationship, CustomRelationship.pk == ProductRelationshipSlot.relationship_pk)
+        .where(ProductRelationshipSlot.product_pk.in_(list(product_pks)))
+        .order_by(ProductRelationshipSlot.attached_at, CustomRelationship.slug)
+    )
+    result: dict[int, list[str]] = {}
+    for pk, slug in session.execute(query):
+        result.setdefault(pk, []).append(slug)
+    return result
+
+
+def slot_facts(
+    session: Session, product_pks: Collection[int], relationship_pk: int
+) -> dict[int, tuple[bool, int]]:
+    """For each product: (is the relationship attached, how many relationships are attached)."""
+    if not product_pks:
+        return {}
+    has = func.max(case((ProductRelationshipSlot.relationship_pk == relationship_pk, 1), else_=0))
+    query = (
+        select(ProductRelationshipSlot.product_pk, has, func.count())
+        .where(ProductRelationshipSlot.product_pk.in_(list(product_pks)))
+        .group_by(ProductRelationshipSlot.product_pk)
+    )
+    return {pk: (bool(flag), count) for pk, flag, count in session.execute(query)}
+
+
+def attach(session: Session, product_pks: Collection[int], relationship_pk: int, now: datetime) -> None:
+    if product_pks:
+        session.execute(
+            insert(ProductRelationshipSlot),
+            [
+                {"product_pk": pk, "relationship_pk": relationship_pk, "attached_at": now}
+                for pk in product_pks
+            ],
+        )
+
+
+def detach(session: Session, product_pk: int, relationship_pks: Collection[int]) -> None:
+    if relationship_pks:
+        session.execute(
+            delete(ProductRelationshipSlot).where(
+                ProductRelationshipSlot.product_pk == product_pk,
+                ProductRelationshipSlot.relationship_pk.in_(list(relationship_pks)),
+            )
+        )
+
+
+# --- associations ---
+
+
+def count_associations(session: Session, source_pk: int, relationship_pk: int) -> int:
+    query = select(func.count()).where(
+        Association.source_pk == source_pk, Association.relationship_pk == relationship_pk
+    )
+    return session.scalar(query) or 0
+
+
+def association_counts(session: Session, source_pks: Collection[int], relationship_pk: int) -> dict[int, int]:
+    if not source_pks:
+        return {}
+    query = (
+        select(Association.source_pk, func.count())
+        .where(Association.source_pk.in_(list(source_pks)), Association.relationship_pk == relationship_pk)
+        .group_by(Association.source_pk)
+    )
+    return dict(session.execute(query).tuples().all())
+
+
+def existing_targets(
+    session: Session, source_pk: int, relationship_pk: int, target_pks: Collection[int]
+) -> set[int]:
+    if not target_pks:
+        return set()
+    query = select(Association.target_pk).where(
+        Association.source_pk == source_pk,
+        Association.relationship_pk == relationship_pk,
+        Association.target_pk.in_(list(target_pks)),
+    )
+    return {pk for (pk,) in session.execute(query)}
+
+
+def existing_sources(
+    session: Session, target_pk: int, relationship_pk: int, source_pks: Collection[int]
+) -> set[int]:
+    """Products among `source_pks` that already point at `target_pk` under the relationship."""
+    if not source_pks:
+        return set()
+    query = select(Association.source_pk).where(
+        Association.target_pk == target_pk,
+        Association.relationship_pk == relationship_pk,
+        Association.source_pk.in_(list(source_pks)),
+    )
+    return {pk for (pk,) in session.execute(query)}
+
+
+def insert_edges(session: Session, edges: Sequence[dict[str, Any]]) -> None:
+    if edges:
+        session.execute(insert(Association), list(edges))
+
+
+def set_sort_orders(
+    session: Session, source_pk: int, relationship_pk: int, sort_orders: dict[int, int | None], now: datetime
+) -> None:
+    """Update the sort order of existing edges (grouped by value: one statement per distinct value)."""
+    by_value: dict[int | None, list[int]] = {}
+    for target_pk, value in sort_orders.items():
+        by_value.setdefault(value, []).append(target_pk)
+    for value, targets in by_value.items():
+        session.execute(
+            update(Association)
+            .where(
+                Association.source_pk == source_pk,
+                Association.relationship_pk == relationship_pk,
+                Association.target_pk.in_(targets),
+            )
+            .values(sort_order=value, updated_at=now)
+        )
+
+
+def delete_edges(
+    session: Session,
+    source_pk: int,
+    relationship_pks: Collection[int],
+    target_pks: Collection[int] | None,
+    *,
+    both_ways: bool,
+) -> None:
+    """Remove source → targets under the relationships (all targets when `target_pks` is None), and the
+    reverse edges too when `both_ways`."""
+    if not relationship_pks:
+        return
+    forward = and_(
+        Association.source_pk == source_pk, Association.relationship_pk.in_(list(relationship_pks))
+    )
+    backward = and_(
+        Association.target_pk == source_pk, Association.relationship_pk.in_(list(relationship_pks))
+    )
+    if target_pks is not None:
+        forward = and_(forward, Association.target_pk.in_(list(target_pks)))
+        backward = and_(backward, Association.source_pk.in_(list(target_pks)))
+    session.execute(delete(Association).where(or_(forward, backward) if both_ways else forward))
+
+
+def related_page(
+    session: Session, source_pk: int, relationship_pk: int, limit: int, offset: int
+) -> tuple[list[tuple[Association, Product]], int]:
+    """Active associations of a source under a relationship, with their target products, in order."""
+    base = (
+        select(Association, Product)
+        .join(Product, Product.pk == Association.target_pk)
+        .where(
+            Association.source_pk == source_pk,
+            Association.relationship_pk == relationship_pk,
+            Association.status == "active",
+        )
+    )
+    total = session.scalar(select(func.count()).select_from(base.order_by(None).subquery())) or 0
+    rows = session.execute(base.order_by(*ASSOCIATION_ORDER).limit(limit).offset(offset)).all()
+    return [(a, p) for a, p in rows], total
