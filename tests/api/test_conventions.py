@@ -129,3 +129,22 @@ def test_single_and_list_envelopes(api: Caller) -> None:
     assert set(created) == {"data"}
     listed = api.get("/pcm/products").json()
     assert set(listed) == {"data", "links", "meta"}
+
+
+def test_nul_characters_are_refused_not_500(api: Caller) -> None:
+    """PostgreSQL cannot store NUL; every way in answers 4xx with the error body."""
+    for body in (
+        product_body(name="bad\x00name"),
+        product_body(tags=["a\x00b"]),
+        product_body(locales={"fr-FR": {"name": "x\x00"}}),
+    ):
+        response = api.post("/pcm/products", json=body)
+        assert response.status_code == 422
+        errors_of(response)
+    for url in ("/pcm/products?filter=eq(sku,a%00b)", "/pcm/products/abc%00def", "/pcm/custom-relationships/x%00y"):
+        response = api.get(url)
+        assert response.status_code == 400, url
+        errors_of(response)
+    token = api.client.post("/oauth/access_token", data={"grant_type": "implicit", "client_id": "a\x00b"})
+    assert token.status_code == 400
+    assert api.get("/pcm/products").json()["meta"]["results"]["total"] == 0

@@ -64,6 +64,8 @@ async def access_token(request: Request, context: ContextDep) -> Response:
             form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
     except ValueError as exc:
         raise BadRequest("the body could not be parsed") from exc
+    if any("\x00" in value for value in form.values()):
+        raise BadRequest("form values must not contain NUL characters")
     grant_type = form.get("grant_type")
     client_id = form.get("client_id")
     grant: Grant

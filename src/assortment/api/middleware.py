@@ -5,13 +5,12 @@ from __future__ import annotations
 import logging
 import re
 import uuid
-from typing import Any
 
 import orjson
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from assortment.api.errors import internal_error_body
+from assortment.api.errors import error_object, internal_error_body
 
 log = logging.getLogger("assortment.api")
 REQUEST_ID_HEADER = b"x-request-id"
@@ -71,6 +70,23 @@ class RequestIdMiddleware:
             await send_with_id({"type": "http.response.body", "body": body})
 
 
+class RejectNulMiddleware:
+    """A NUL character in the path or query can match nothing and PostgreSQL cannot take it: 400."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            query: bytes = scope.get("query_string", b"")
+            if "\x00" in scope["path"] or b"%00" in query or b"\x00" in query:
+                await send_error(
+                    scope, send, 400, "the request path and query must not contain NUL characters"
+                )
+                return
+        await self.app(scope, receive, send)
+
+
 class BodySizeLimitMiddleware:
     """Refuse bodies over `max_bytes` with 413, whether announced by Content-Length or streamed."""
 
@@ -106,23 +122,18 @@ class BodySizeLimitMiddleware:
         await self.app(scope, limited_receive, send)
 
     async def _refuse(self, scope: Scope, send: Send) -> None:
-        request_id = scope.get("state", {}).get("request_id")
-        error: dict[str, Any] = {
-            "status": "413",
-            "title": "Payload Too Large",
-            "detail": f"request bodies are limited to {self.max_bytes} bytes",
+        await send_error(scope, send, 413, f"request bodies are limited to {self.max_bytes} bytes")
+
+
+async def send_error(scope: Scope, send: Send, status: int, detail: str) -> None:
+    """Answer from a middleware (outside the app's exception handlers) in the API's error format."""
+    error = error_object(status, detail, request_id=scope.get("state", {}).get("request_id"))
+    body = orjson.dumps({"errors": [error]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
         }
-        if request_id:
-            error["request_id"] = request_id
-        body = orjson.dumps({"errors": [error]})
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+    )
+    await send({"type": "http.response.body", "body": body})
