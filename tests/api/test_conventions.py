@@ -141,7 +141,11 @@ def test_nul_characters_are_refused_not_500(api: Caller) -> None:
         response = api.post("/pcm/products", json=body)
         assert response.status_code == 422
         errors_of(response)
-    for url in ("/pcm/products?filter=eq(sku,a%00b)", "/pcm/products/abc%00def", "/pcm/custom-relationships/x%00y"):
+    for url in (
+        "/pcm/products?filter=eq(sku,a%00b)",
+        "/pcm/products/abc%00def",
+        "/pcm/custom-relationships/x%00y",
+    ):
         response = api.get(url)
         assert response.status_code == 400, url
         errors_of(response)
