@@ -10,6 +10,7 @@ from assortment.api import custom_relationships, health, hierarchies, jobs, prod
 from assortment.api import errors as api_errors
 from assortment.api.deps import AppContext
 from assortment.api.middleware import BodySizeLimitMiddleware, RejectNulMiddleware, RequestIdMiddleware
+from assortment.api.v2 import product_relationships as v2_product_relationships
 from assortment.config import Settings
 from assortment.db.engine import make_engine, make_session_factory
 
@@ -44,6 +45,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(products.router)
     app.include_router(jobs.router)
     app.include_router(custom_relationships.router)
+    app.include_router(v2_product_relationships.router)
     app.add_middleware(RejectNulMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestIdMiddleware)
