@@ -12,6 +12,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -297,3 +298,167 @@ class Association(Base):
     status: Mapped[str] = mapped_column(String(16), default="active")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Catalog(Base):
+    __tablename__ = "catalog"
+    __table_args__ = (Index("ix_catalog_scope_created", "scope_id", "created_at", "id"),)
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[uuid.UUID] = mapped_column(Uuid(), unique=True, default=uuid.uuid4)
+    scope_id: Mapped[uuid.UUID] = mapped_column(Uuid())
+    name: Mapped[str] = mapped_column(Text)
+    description: Mapped[str] = mapped_column(Text, default="")
+    # Hierarchy ids (strings) in display order. Ids of hierarchies deleted since stay listed.
+    hierarchy_ids: Mapped[list[str]] = mapped_column(JSONDocument())
+    pricebook_id: Mapped[uuid.UUID | None] = mapped_column(Uuid())
+    pricebook_ids: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONDocument())
+    locales: Mapped[dict[str, Any] | None] = mapped_column(JSONDocument())
+    enable_price_segmentation: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    @property
+    def owner(self) -> str:
+        return "organization" if self.scope_id == ORGANIZATION_SCOPE else "store"
+
+
+class CatalogRule(Base):
+    """Chooses which catalog a shopper sees, by channel, tag, account, customer and schedule."""
+
+    __tablename__ = "catalog_rule"
+    __table_args__ = (Index("ix_catalog_rule_scope_created", "scope_id", "created_at", "id"),)
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[uuid.UUID] = mapped_column(Uuid(), unique=True, default=uuid.uuid4)
+    scope_id: Mapped[uuid.UUID] = mapped_column(Uuid())
+    catalog_pk: Mapped[int] = mapped_column(ForeignKey("catalog.pk", ondelete="RESTRICT"), index=True)
+    name: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str | None] = mapped_column(Text)
+    account_ids: Mapped[list[str] | None] = mapped_column(JSONDocument())
+    account_tag_ids: Mapped[list[str] | None] = mapped_column(JSONDocument())
+    customer_ids: Mapped[list[str] | None] = mapped_column(JSONDocument())
+    channels: Mapped[list[str] | None] = mapped_column(JSONDocument())
+    tags: Mapped[list[str] | None] = mapped_column(JSONDocument())
+    schedules: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONDocument())
+    pricebook_ids: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONDocument())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Release(Base):
+    """A published, immutable snapshot of a catalog. Written in one transaction with all its rows."""
+
+    __tablename__ = "catalog_release"
+    __table_args__ = (Index("ix_catalog_release_catalog", "catalog_pk", "pk"),)
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[uuid.UUID] = mapped_column(Uuid(), unique=True, default=uuid.uuid4)
+    catalog_pk: Mapped[int] = mapped_column(ForeignKey("catalog.pk", ondelete="RESTRICT"))
+    scope_id: Mapped[uuid.UUID] = mapped_column(Uuid())
+    status: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(Text)
+    description: Mapped[str] = mapped_column(Text, default="")
+    hierarchies: Mapped[list[dict[str, Any]]] = mapped_column(JSONDocument())
+    pricebook_ids: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONDocument())
+    is_full_publish: Mapped[bool] = mapped_column(Boolean, default=True)
+    is_full_delta: Mapped[bool] = mapped_column(Boolean, default=True)
+    price_segmentation_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    total_products: Mapped[int] = mapped_column(Integer, default=0)
+    total_nodes: Mapped[int] = mapped_column(Integer, default=0)
+    # [{delta_type, id, type}] as JSON bytes: products created/updated or deleted since the previous release.
+    delta: Mapped[bytes | None] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    @property
+    def owner(self) -> str:
+        return "organization" if self.scope_id == ORGANIZATION_SCOPE else "store"
+
+
+class ReleaseHierarchy(Base):
+    __tablename__ = "release_hierarchy"
+
+    release_pk: Mapped[int] = mapped_column(
+        ForeignKey("catalog_release.pk", ondelete="CASCADE"), primary_key=True
+    )
+    hierarchy_id: Mapped[uuid.UUID] = mapped_column(Uuid(), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(Text)
+    slug: Mapped[str | None] = mapped_column(String(255))
+    document: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class ReleaseNode(Base):
+    """A node as published. `child_position` is its place among its siblings in the §2.4 order;
+    `parent_id` is NULL for top-level nodes."""
+
+    __tablename__ = "release_node"
+    __table_args__ = (
+        Index("ix_release_node_parent", "release_pk", "parent_id", "child_position"),
+        Index("ix_release_node_hierarchy", "release_pk", "hierarchy_id", "position"),
+    )
+
+    release_pk: Mapped[int] = mapped_column(
+        ForeignKey("catalog_release.pk", ondelete="CASCADE"), primary_key=True
+    )
+    node_id: Mapped[uuid.UUID] = mapped_column(Uuid(), primary_key=True)
+    hierarchy_id: Mapped[uuid.UUID] = mapped_column(Uuid())
+    parent_id: Mapped[uuid.UUID | None] = mapped_column(Uuid())
+    position: Mapped[int] = mapped_column(Integer)
+    child_position: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(512))
+    slug: Mapped[str | None] = mapped_column(String(255))
+    product_count: Mapped[int] = mapped_column(Integer, default=0)
+    document: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class ReleaseProduct(Base):
+    """A live product as published, with its document rendered once at publish time."""
+
+    __tablename__ = "release_product"
+    __table_args__ = (Index("ix_release_product_position", "release_pk", "position"),)
+
+    release_pk: Mapped[int] = mapped_column(
+        ForeignKey("catalog_release.pk", ondelete="CASCADE"), primary_key=True
+    )
+    product_id: Mapped[uuid.UUID] = mapped_column(Uuid(), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(Text)
+    sku: Mapped[str | None] = mapped_column(String(255))
+    slug: Mapped[str | None] = mapped_column(String(255))
+    upc_ean: Mapped[str | None] = mapped_column(String(255))
+    mpn: Mapped[str | None] = mapped_column(String(255))
+    tags: Mapped[list[str] | None] = mapped_column(JSONDocument())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    document: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class ReleaseNodeProduct(Base):
+    """The products of a node in display order: curated ones first, then the most recently updated."""
+
+    __tablename__ = "release_node_product"
+
+    release_pk: Mapped[int] = mapped_column(
+        ForeignKey("catalog_release.pk", ondelete="CASCADE"), primary_key=True
+    )
+    node_id: Mapped[uuid.UUID] = mapped_column(Uuid(), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    product_id: Mapped[uuid.UUID] = mapped_column(Uuid())
+    curated: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class ReleaseRelated(Base):
+    """Associations whose both ends are in the release, in display order per source and slug."""
+
+    __tablename__ = "release_related"
+
+    release_pk: Mapped[int] = mapped_column(
+        ForeignKey("catalog_release.pk", ondelete="CASCADE"), primary_key=True
+    )
+    source_id: Mapped[uuid.UUID] = mapped_column(Uuid(), primary_key=True)
+    slug: Mapped[str] = mapped_column(String(255), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    target_id: Mapped[uuid.UUID] = mapped_column(Uuid())

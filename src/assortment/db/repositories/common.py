@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeAlias
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
+
+# A select of any number of columns.
+AnySelect: TypeAlias = Select[*tuple[Any, ...]]
 
 
 def paginate(

@@ -1,0 +1,315 @@
+"""`/pcm/catalogs…`: catalogs, publishing, releases and the release view. HTTP only."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from assortment.api.catalog_documents import (
+    cacheable,
+    catalog_links,
+    catalog_list_meta,
+    document_page,
+    render_catalog,
+    render_release,
+    single_document,
+)
+from assortment.api.deps import AdminDep, FilterDep, PagingDep, SessionDep, ShopperDep
+from assortment.api.responses import json_response, no_content
+from assortment.api.schemas_doc import ERRORS
+from assortment.domain.catalogs import CatalogService
+from assortment.domain.publish import publish
+from assortment.domain.releases import ReleaseService
+from assortment.schemas.catalogs import CatalogCreateRequest, CatalogUpdateRequest, PublishRequest
+
+router = APIRouter(prefix="/pcm/catalogs", tags=["catalogs"])
+view = APIRouter(prefix="/pcm/catalogs/{catalog_id}/releases/{release_id}", tags=["release view"])
+
+
+@router.post("", status_code=201, responses=ERRORS)
+def create_catalog(body: CatalogCreateRequest, session: SessionDep, principal: AdminDep) -> Response:
+    catalog = CatalogService(session, principal).create(body.data.attributes)
+    return json_response({"data": render_catalog(catalog)}, status_code=201)
+
+
+@router.get("", responses=ERRORS)
+def list_catalogs(
+    request: Request, session: SessionDep, principal: AdminDep, paging: PagingDep, terms: FilterDep
+) -> Response:
+    page = CatalogService(session, principal).list_catalogs(terms, paging)
+    return json_response(
+        {
+            "data": [render_catalog(c) for c in page.items],
+            "links": catalog_links(request, page),
+            "meta": catalog_list_meta(page),
+        }
+    )
+
+
+@router.get("/{catalog_id}", responses=ERRORS)
+def get_catalog(catalog_id: str, session: SessionDep, principal: AdminDep) -> Response:
+    return json_response({"data": render_catalog(CatalogService(session, principal).get(catalog_id))})
+
+
+@router.put("/{catalog_id}", responses=ERRORS)
+def update_catalog(
+    catalog_id: str, body: CatalogUpdateRequest, session: SessionDep, principal: AdminDep
+) -> Response:
+    catalog = CatalogService(session, principal).update(catalog_id, body.data.id, body.data.attributes)
+    return json_response({"data": render_catalog(catalog)})
+
+
+@router.delete("/{catalog_id}", status_code=204, responses=ERRORS)
+def delete_catalog(catalog_id: str, session: SessionDep, principal: AdminDep) -> Response:
+    CatalogService(session, principal).delete(catalog_id)
+    return no_content()
+
+
+# --- releases ------------------------------------------------------------------------------------------
+
+
+@router.post("/{catalog_id}/releases", status_code=201, responses=ERRORS)
+async def publish_release(
+    catalog_id: str, request: Request, session: SessionDep, principal: AdminDep
+) -> Response:
+    """Publish synchronously; an empty body means `{}` (the JS SDK sends none)."""
+    from starlette.concurrency import run_in_threadpool
+
+    raw = await request.body()
+    options = PublishRequest.model_validate_json(raw) if raw.strip() else PublishRequest()
+
+    def work() -> Response:
+        release = publish(session, principal, catalog_id, export_full_delta=options.data.export_full_delta)
+        catalog = CatalogService(session, principal).get(catalog_id)
+        return json_response({"data": render_release(catalog, release)}, status_code=201)
+
+    return await run_in_threadpool(work)
+
+
+@router.get("/{catalog_id}/releases", responses=ERRORS)
+def list_releases(
+    catalog_id: str, request: Request, session: SessionDep, principal: AdminDep, paging: PagingDep
+) -> Response:
+    catalog, page = ReleaseService(session, principal).list_releases(catalog_id, paging)
+    return json_response(
+        {
+            "data": [render_release(catalog, r) for r in page.items],
+            "links": catalog_links(request, page),
+            "meta": catalog_list_meta(page),
+        }
+    )
+
+
+@router.delete("/{catalog_id}/releases", status_code=204, responses=ERRORS)
+def delete_all_releases(catalog_id: str, session: SessionDep, principal: AdminDep) -> Response:
+    ReleaseService(session, principal).delete_all(catalog_id)
+    return no_content()
+
+
+@router.get("/{catalog_id}/releases/{release_id}", responses=ERRORS)
+def get_release(catalog_id: str, release_id: str, session: SessionDep, principal: ShopperDep) -> Response:
+    ref = ReleaseService(session, principal).resolve(catalog_id, release_id)
+    return json_response({"data": render_release(ref.catalog, ref.release)})
+
+
+@router.delete("/{catalog_id}/releases/{release_id}", status_code=204, responses=ERRORS)
+def delete_release(catalog_id: str, release_id: str, session: SessionDep, principal: AdminDep) -> Response:
+    ReleaseService(session, principal).delete_release(catalog_id, release_id)
+    return no_content()
+
+
+@router.get("/{catalog_id}/releases/{release_id}/delta", responses=ERRORS)
+def get_delta(
+    catalog_id: str, release_id: str, request: Request, session: SessionDep, principal: AdminDep
+) -> Response:
+    ref = ReleaseService(session, principal).resolve(catalog_id, release_id)
+    return cacheable(request, b'{"data":' + (ref.release.delta or b"[]") + b"}")
+
+
+# --- the release view -------------------------------------------------------------------------------------
+
+
+@view.get("/hierarchies", responses=ERRORS)
+def view_hierarchies(
+    catalog_id: str,
+    release_id: str,
+    request: Request,
+    session: SessionDep,
+    principal: ShopperDep,
+    paging: PagingDep,
+    terms: FilterDep,
+) -> Response:
+    service = ReleaseService(session, principal)
+    page = service.hierarchies(service.resolve(catalog_id, release_id), terms, paging)
+    return cacheable(request, document_page(request, page))
+
+
+@view.get("/hierarchies/{hierarchy_id}", responses=ERRORS)
+def view_hierarchy(
+    catalog_id: str,
+    release_id: str,
+    hierarchy_id: str,
+    request: Request,
+    session: SessionDep,
+    principal: ShopperDep,
+) -> Response:
+    service = ReleaseService(session, principal)
+    return cacheable(
+        request, single_document(service.hierarchy(service.resolve(catalog_id, release_id), hierarchy_id))
+    )
+
+
+@view.get("/hierarchies/{hierarchy_id}/nodes", responses=ERRORS)
+def view_hierarchy_nodes(
+    catalog_id: str,
+    release_id: str,
+    hierarchy_id: str,
+    request: Request,
+    session: SessionDep,
+    principal: ShopperDep,
+    paging: PagingDep,
+    terms: FilterDep,
+) -> Response:
+    service = ReleaseService(session, principal)
+    page = service.nodes(service.resolve(catalog_id, release_id), terms, paging, hierarchy_id=hierarchy_id)
+    return cacheable(request, document_page(request, page))
+
+
+@view.get("/hierarchies/{hierarchy_id}/children", responses=ERRORS)
+def view_hierarchy_children(
+    catalog_id: str,
+    release_id: str,
+    hierarchy_id: str,
+    request: Request,
+    session: SessionDep,
+    principal: ShopperDep,
+    paging: PagingDep,
+    terms: FilterDep,
+) -> Response:
+    service = ReleaseService(session, principal)
+    page = service.nodes(service.resolve(catalog_id, release_id), terms, paging, top_level_of=hierarchy_id)
+    return cacheable(request, document_page(request, page))
+
+
+@view.get("/hierarchies/{hierarchy_id}/products", responses=ERRORS)
+@view.get("/hierarchies/{hierarchy_id}/relationships/products", responses=ERRORS, include_in_schema=False)
+def view_hierarchy_products(
+    catalog_id: str,
+    release_id: str,
+    hierarchy_id: str,
+    request: Request,
+    session: SessionDep,
+    principal: ShopperDep,
+    paging: PagingDep,
+    terms: FilterDep,
+) -> Response:
+    service = ReleaseService(session, principal)
+    page = service.hierarchy_products(service.resolve(catalog_id, release_id), hierarchy_id, terms, paging)
+    return cacheable(request, document_page(request, page))
+
+
+@view.get("/nodes", responses=ERRORS)
+def view_nodes(
+    catalog_id: str,
+    release_id: str,
+    request: Request,
+    session: SessionDep,
+    principal: ShopperDep,
+    paging: PagingDep,
+    terms: FilterDep,
+) -> Response:
+    service = ReleaseService(session, principal)
+    page = service.nodes(service.resolve(catalog_id, release_id), terms, paging)
+    return cacheable(request, document_page(request, page))
+
+
+@view.get("/nodes/{node_id}", responses=ERRORS)
+def view_node(
+    catalog_id: str,
+    release_id: str,
+    node_id: str,
+    request: Request,
+    session: SessionDep,
+    principal: ShopperDep,
+) -> Response:
+    service = ReleaseService(session, principal)
+    return cacheable(request, single_document(service.node(service.resolve(catalog_id, release_id), node_id)))
+
+
+@view.get("/nodes/{node_id}/relationships/children", responses=ERRORS)
+def view_node_children(
+    catalog_id: str,
+    release_id: str,
+    node_id: str,
+    request: Request,
+    session: SessionDep,
+    principal: ShopperDep,
+    paging: PagingDep,
+    terms: FilterDep,
+) -> Response:
+    service = ReleaseService(session, principal)
+    page = service.nodes(service.resolve(catalog_id, release_id), terms, paging, parent_id=node_id)
+    return cacheable(request, document_page(request, page))
+
+
+@view.get("/nodes/{node_id}/relationships/products", responses=ERRORS)
+def view_node_products(
+    catalog_id: str,
+    release_id: str,
+    node_id: str,
+    request: Request,
+    session: SessionDep,
+    principal: ShopperDep,
+    paging: PagingDep,
+    terms: FilterDep,
+) -> Response:
+    service = ReleaseService(session, principal)
+    page = service.node_products(service.resolve(catalog_id, release_id), node_id, terms, paging)
+    return cacheable(request, document_page(request, page))
+
+
+@view.get("/products", responses=ERRORS)
+def view_products(
+    catalog_id: str,
+    release_id: str,
+    request: Request,
+    session: SessionDep,
+    principal: ShopperDep,
+    paging: PagingDep,
+    terms: FilterDep,
+) -> Response:
+    service = ReleaseService(session, principal)
+    page = service.products(service.resolve(catalog_id, release_id), terms, paging)
+    return cacheable(request, document_page(request, page))
+
+
+@view.get("/products/{product_id}", responses=ERRORS)
+def view_product(
+    catalog_id: str,
+    release_id: str,
+    product_id: str,
+    request: Request,
+    session: SessionDep,
+    principal: ShopperDep,
+) -> Response:
+    service = ReleaseService(session, principal)
+    return cacheable(
+        request, single_document(service.product(service.resolve(catalog_id, release_id), product_id))
+    )
+
+
+@view.get("/products/{product_id}/relationships/{slug}/products", responses=ERRORS)
+def view_related_products(
+    catalog_id: str,
+    release_id: str,
+    product_id: str,
+    slug: str,
+    request: Request,
+    session: SessionDep,
+    principal: ShopperDep,
+    paging: PagingDep,
+    terms: FilterDep,
+) -> Response:
+    service = ReleaseService(session, principal)
+    page = service.related_products(service.resolve(catalog_id, release_id), product_id, slug, terms, paging)
+    return cacheable(request, document_page(request, page))

@@ -1,0 +1,322 @@
+"""Queries that build and read releases. Reads touch only the release tables: a release never changes."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection, Iterator, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, delete, func, insert, select
+from sqlalchemy.orm import Session
+
+from assortment.db.filters import FilterField, Kind, allow
+from assortment.db.models import (
+    Association,
+    CustomRelationship,
+    Hierarchy,
+    Node,
+    NodeProduct,
+    Product,
+    ProductRelationshipSlot,
+    Release,
+    ReleaseHierarchy,
+    ReleaseNode,
+    ReleaseNodeProduct,
+    ReleaseProduct,
+    ReleaseRelated,
+)
+from assortment.db.repositories.common import AnySelect
+
+RELEASE_TREE_FILTERS_NODE: dict[str, FilterField] = {
+    "name": allow(ReleaseNode.name, Kind.STRING, "eq"),
+    "slug": allow(ReleaseNode.slug, Kind.STRING, "eq"),
+    "id": allow(ReleaseNode.node_id, Kind.UUID, "in eq"),
+}
+RELEASE_TREE_FILTERS_HIERARCHY: dict[str, FilterField] = {
+    "name": allow(ReleaseHierarchy.name, Kind.STRING, "eq"),
+    "slug": allow(ReleaseHierarchy.slug, Kind.STRING, "eq"),
+    "id": allow(ReleaseHierarchy.hierarchy_id, Kind.UUID, "in eq"),
+}
+RELEASE_PRODUCT_FILTERS: dict[str, FilterField] = {
+    "id": allow(ReleaseProduct.product_id, Kind.UUID, "in eq"),
+    "name": allow(ReleaseProduct.name, Kind.STRING, "eq in"),
+    "sku": allow(ReleaseProduct.sku, Kind.STRING, "eq in"),
+    "slug": allow(ReleaseProduct.slug, Kind.STRING, "eq in"),
+    "manufacturer_part_num": allow(ReleaseProduct.mpn, Kind.STRING, "eq in"),
+    "upc_ean": allow(ReleaseProduct.upc_ean, Kind.STRING, "eq in"),
+    "tags": allow(ReleaseProduct.tags, Kind.STRING_ARRAY, "eq in"),
+    "product_types": allow(ReleaseProduct.product_id, Kind.CONSTANT, "eq in", constant="standard"),
+}
+
+# --- building ----------------------------------------------------------------------------------------
+
+
+def hierarchies_by_ids(
+    session: Session, scopes: Sequence[uuid.UUID], ids: Collection[uuid.UUID]
+) -> list[Hierarchy]:
+    if not ids:
+        return []
+    return list(
+        session.scalars(select(Hierarchy).where(Hierarchy.id.in_(list(ids)), Hierarchy.scope_id.in_(scopes)))
+    )
+
+
+def nodes_of_hierarchies(session: Session, hierarchy_pks: Collection[int]) -> list[Node]:
+    if not hierarchy_pks:
+        return []
+    query = select(Node).where(Node.hierarchy_pk.in_(list(hierarchy_pks))).order_by(Node.created_at, Node.id)
+    return list(session.scalars(query))
+
+
+def live_links(session: Session, node_pks: Collection[int]) -> list[tuple[int, int, datetime]]:
+    """(node pk, product pk, linked at) for every live product linked to the nodes."""
+    if not node_pks:
+        return []
+    query = (
+        select(NodeProduct.node_pk, NodeProduct.product_pk, NodeProduct.linked_at)
+        .join(Product, Product.pk == NodeProduct.product_pk)
+        .where(NodeProduct.node_pk.in_(list(node_pks)), Product.status == "live")
+    )
+    return [(n, p, at) for n, p, at in session.execute(query)]
+
+
+def product_order_keys(
+    session: Session, product_pks: Collection[int]
+) -> list[tuple[int, uuid.UUID, datetime]]:
+    """(pk, id, updated_at) of the products, in chunks so the statement stays small."""
+    result: list[tuple[int, uuid.UUID, datetime]] = []
+    for chunk in chunks(sorted(product_pks), 5000):
+        query = select(Product.pk, Product.id, Product.updated_at).where(Product.pk.in_(chunk))
+        result += [(pk, pid, at) for pk, pid, at in session.execute(query)]
+    return result
+
+
+def products_in_chunks(session: Session, product_pks: Sequence[int], size: int) -> Iterator[list[Product]]:
+    for chunk in chunks(list(product_pks), size):
+        rows = session.scalars(select(Product).where(Product.pk.in_(chunk))).all()
+        by_pk = {p.pk: p for p in rows}
+        yield [by_pk[pk] for pk in chunk if pk in by_pk]
+        for product in rows:  # keep memory flat: the session need not track what was rendered
+            session.expunge(product)
+
+
+def attached_slugs(session: Session, product_pks: Collection[int]) -> dict[int, list[str]]:
+    result: dict[int, list[str]] = {}
+    for chunk in chunks(sorted(product_pks), 5000):
+        query = (
+            select(ProductRelationshipSlot.product_pk, CustomRelationship.slug)
+            .join(CustomRelationship, CustomRelationship.pk == ProductRelationshipSlot.relationship_pk)
+            .where(ProductRelationshipSlot.product_pk.in_(chunk))
+            .order_by(ProductRelationshipSlot.attached_at, CustomRelationship.slug)
+        )
+        for pk, slug in session.execute(query):
+            result.setdefault(pk, []).append(slug)
+    return result
+
+
+def active_associations(
+    session: Session, source_pks: Collection[int]
+) -> list[tuple[int, str, int, int | None, int]]:
+    """(source pk, slug, target pk, sort_order, pk) of active associations from the sources."""
+    result: list[tuple[int, str, int, int | None, int]] = []
+    for chunk in chunks(sorted(source_pks), 5000):
+        query = (
+            select(
+                Association.source_pk,
+                CustomRelationship.slug,
+                Association.target_pk,
+                Association.sort_order,
+                Association.pk,
+            )
+            .join(CustomRelationship, CustomRelationship.pk == Association.relationship_pk)
+            .where(Association.source_pk.in_(chunk), Association.status == "active")
+        )
+        result += [(s, slug, t, so, pk) for s, slug, t, so, pk in session.execute(query)]
+    return result
+
+
+def insert_rows(session: Session, model: Any, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        session.execute(insert(model), rows)
+
+
+def chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def release_product_versions(session: Session, release_pk: int) -> dict[uuid.UUID, datetime]:
+    query = select(ReleaseProduct.product_id, ReleaseProduct.updated_at).where(
+        ReleaseProduct.release_pk == release_pk
+    )
+    return dict(session.execute(query))
+
+
+# --- releases --------------------------------------------------------------------------------------------
+
+
+def latest_published(session: Session, catalog_pk: int) -> Release | None:
+    query = (
+        select(Release)
+        .where(Release.catalog_pk == catalog_pk, Release.status == "PUBLISHED")
+        .order_by(Release.pk.desc())
+        .limit(1)
+    )
+    return session.scalars(query).first()
+
+
+def get_release(session: Session, catalog_pk: int, release_id: uuid.UUID) -> Release | None:
+    query = select(Release).where(Release.catalog_pk == catalog_pk, Release.id == release_id)
+    return session.scalars(query).first()
+
+
+def list_releases(session: Session, catalog_pk: int, limit: int, offset: int) -> tuple[list[Release], int]:
+    query = select(Release).where(Release.catalog_pk == catalog_pk)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(query.order_by(Release.pk.desc()).limit(limit).offset(offset)).all()
+    return list(rows), total
+
+
+def releases_beyond(session: Session, catalog_pk: int, keep: int) -> list[int]:
+    query = (
+        select(Release.pk).where(Release.catalog_pk == catalog_pk).order_by(Release.pk.desc()).offset(keep)
+    )
+    return [pk for (pk,) in session.execute(query)]
+
+
+def delete_releases(session: Session, release_pks: Collection[int]) -> None:
+    """Delete releases and their rows (child tables first: bulk deletes do not wait for cascades)."""
+    if not release_pks:
+        return
+    pks = list(release_pks)
+    for model in (ReleaseRelated, ReleaseNodeProduct, ReleaseProduct, ReleaseNode, ReleaseHierarchy):
+        session.execute(delete(model).where(model.release_pk.in_(pks)))
+    session.execute(delete(Release).where(Release.pk.in_(pks)))
+
+
+# --- reading a release ------------------------------------------------------------------------------------
+
+
+def page_of(session: Session, documents: AnySelect, limit: int, offset: int) -> tuple[list[Any], int]:
+    total = session.scalar(select(func.count()).select_from(documents.order_by(None).subquery())) or 0
+    rows = session.execute(documents.limit(limit).offset(offset)).all()
+    return [tuple(r) for r in rows], total
+
+
+def hierarchies_query(release_pk: int, where: ColumnElement[bool] | None) -> AnySelect:
+    query = select(ReleaseHierarchy.document).where(ReleaseHierarchy.release_pk == release_pk)
+    if where is not None:
+        query = query.where(where)
+    return query.order_by(ReleaseHierarchy.position)
+
+
+def hierarchy_document(session: Session, release_pk: int, hierarchy_id: uuid.UUID) -> bytes | None:
+    query = select(ReleaseHierarchy.document).where(
+        ReleaseHierarchy.release_pk == release_pk, ReleaseHierarchy.hierarchy_id == hierarchy_id
+    )
+    return session.scalar(query)
+
+
+def nodes_query(
+    release_pk: int,
+    where: ColumnElement[bool] | None,
+    *,
+    hierarchy_id: uuid.UUID | None = None,
+    parent_id: uuid.UUID | None = None,
+    top_level_of: uuid.UUID | None = None,
+) -> AnySelect:
+    query = select(ReleaseNode.document).where(ReleaseNode.release_pk == release_pk)
+    order: tuple[Any, ...] = (ReleaseNode.position,)
+    if hierarchy_id is not None:
+        query = query.where(ReleaseNode.hierarchy_id == hierarchy_id)
+    if parent_id is not None:
+        query = query.where(ReleaseNode.parent_id == parent_id)
+        order = (ReleaseNode.child_position,)
+    if top_level_of is not None:
+        query = query.where(ReleaseNode.hierarchy_id == top_level_of, ReleaseNode.parent_id.is_(None))
+        order = (ReleaseNode.child_position,)
+    if where is not None:
+        query = query.where(where)
+    return query.order_by(*order)
+
+
+def node_document(session: Session, release_pk: int, node_id: uuid.UUID) -> bytes | None:
+    query = select(ReleaseNode.document).where(
+        ReleaseNode.release_pk == release_pk, ReleaseNode.node_id == node_id
+    )
+    return session.scalar(query)
+
+
+def products_query(release_pk: int, where: ColumnElement[bool] | None) -> AnySelect:
+    query = select(ReleaseProduct.document, ReleaseProduct.product_id).where(
+        ReleaseProduct.release_pk == release_pk
+    )
+    if where is not None:
+        query = query.where(where)
+    return query.order_by(ReleaseProduct.position)
+
+
+def product_document(session: Session, release_pk: int, product_id: uuid.UUID) -> bytes | None:
+    query = select(ReleaseProduct.document).where(
+        ReleaseProduct.release_pk == release_pk, ReleaseProduct.product_id == product_id
+    )
+    return session.scalar(query)
+
+
+def node_products_query(
+    release_pk: int, node_id: uuid.UUID, where: ColumnElement[bool] | None
+) -> AnySelect:
+    query = (
+        select(ReleaseProduct.document, ReleaseNodeProduct.curated)
+        .join(
+            ReleaseProduct,
+            (ReleaseProduct.release_pk == ReleaseNodeProduct.release_pk)
+            & (ReleaseProduct.product_id == ReleaseNodeProduct.product_id),
+        )
+        .where(ReleaseNodeProduct.release_pk == release_pk, ReleaseNodeProduct.node_id == node_id)
+    )
+    if where is not None:
+        query = query.where(where)
+    return query.order_by(ReleaseNodeProduct.position)
+
+
+def hierarchy_products_query(
+    release_pk: int, hierarchy_id: uuid.UUID, where: ColumnElement[bool] | None
+) -> AnySelect:
+    in_hierarchy = (
+        select(ReleaseNodeProduct.product_id)
+        .join(
+            ReleaseNode,
+            (ReleaseNode.release_pk == ReleaseNodeProduct.release_pk)
+            & (ReleaseNode.node_id == ReleaseNodeProduct.node_id),
+        )
+        .where(ReleaseNodeProduct.release_pk == release_pk, ReleaseNode.hierarchy_id == hierarchy_id)
+    )
+    query = select(ReleaseProduct.document, ReleaseProduct.product_id).where(
+        ReleaseProduct.release_pk == release_pk, ReleaseProduct.product_id.in_(in_hierarchy)
+    )
+    if where is not None:
+        query = query.where(where)
+    return query.order_by(ReleaseProduct.position)
+
+
+def related_query(
+    release_pk: int, source_id: uuid.UUID, slug: str, where: ColumnElement[bool] | None
+) -> AnySelect:
+    query = (
+        select(ReleaseProduct.document, ReleaseProduct.product_id)
+        .join(
+            ReleaseRelated,
+            (ReleaseRelated.release_pk == ReleaseProduct.release_pk)
+            & (ReleaseRelated.target_id == ReleaseProduct.product_id),
+        )
+        .where(
+            ReleaseRelated.release_pk == release_pk,
+            ReleaseRelated.source_id == source_id,
+            ReleaseRelated.slug == slug,
+        )
+    )
+    if where is not None:
+        query = query.where(where)
+    return query.order_by(ReleaseRelated.position)
