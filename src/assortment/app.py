@@ -6,7 +6,16 @@ from fastapi import FastAPI
 
 from assortment import __version__
 from assortment.api import auth as auth_routes
-from assortment.api import catalogs, custom_relationships, health, hierarchies, jobs, products
+from assortment.api import (
+    catalog_rules,
+    catalogs,
+    custom_relationships,
+    health,
+    hierarchies,
+    jobs,
+    products,
+    shopper,
+)
 from assortment.api import errors as api_errors
 from assortment.api.deps import AppContext
 from assortment.api.middleware import BodySizeLimitMiddleware, RejectNulMiddleware, RequestIdMiddleware
@@ -46,8 +55,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(jobs.router)
     app.include_router(custom_relationships.router)
     app.include_router(v2_product_relationships.router)
+    app.include_router(catalog_rules.router)  # before /pcm/catalogs/{catalog_id}
     app.include_router(catalogs.view)
     app.include_router(catalogs.router)
+    app.include_router(shopper.router)
     app.add_middleware(RejectNulMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestIdMiddleware)

@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.progress import TaskID
 from sqlalchemy import func, select
 
 from assortment.config import Settings
@@ -24,10 +25,12 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 stores_app = typer.Typer(help="Stores (tenants).", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
 products_app = typer.Typer(help="Products.", no_args_is_help=True)
+catalogs_app = typer.Typer(help="Catalogs.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(stores_app, name="stores")
 app.add_typer(keys_app, name="keys")
 app.add_typer(products_app, name="products")
+app.add_typer(catalogs_app, name="catalogs")
 
 err = Console(stderr=True)
 
@@ -143,6 +146,70 @@ def products_import(
     )
     if report.errors:
         raise typer.Exit(code=2)
+
+
+@catalogs_app.command("publish")
+def catalogs_publish(
+    catalog_id: Annotated[str, typer.Argument(help="Catalog id")],
+    store: Annotated[
+        str | None, typer.Option("--store", help="Store id (default: the default store)")
+    ] = None,
+    organization: Annotated[bool, typer.Option("--organization", help="An organization catalog")] = False,
+    full_delta: Annotated[bool, typer.Option("--full-delta", help="List every product in the delta")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the release as JSON")] = False,
+) -> None:
+    """Publish a catalog as a new release: the same code path as POST /pcm/catalogs/{id}/releases."""
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+
+    from assortment.domain.publish import publish
+    from assortment.domain.tenancy import Principal
+
+    settings = Settings()
+    sessions = make_session_factory(make_engine(settings))
+    try:
+        with sessions() as session:
+            begin_write(session)
+            store_id = None
+            if not organization:
+                store_id = uuid.UUID(store) if store else auth.default_store(session).id
+            principal = Principal(key_id=uuid.UUID(int=0), store_id=store_id, grant="client_credentials")
+            with Progress(
+                TextColumn("publishing {task.description}"),
+                BarColumn(),
+                TaskProgressColumn(),
+                TimeElapsedColumn(),
+                console=err,
+                disable=quiet,
+            ) as bar:
+                tasks: dict[str, TaskID] = {}
+
+                def progress(stage: str, done: int, total: int) -> None:
+                    if stage not in tasks:
+                        tasks[stage] = bar.add_task(stage, total=max(total, 1))
+                    bar.update(tasks[stage], completed=done, total=max(total, 1))
+
+                release = publish(
+                    session, principal, catalog_id, export_full_delta=full_delta, progress=progress
+                )
+                session.commit()
+    except DomainError as exc:
+        raise _fail(str(exc.detail)) from exc
+    except ValueError as exc:
+        raise _fail(f"--store must be a store id: {exc}") from exc
+    summary = {
+        "id": str(release.id),
+        "catalog_id": catalog_id,
+        "total_products": release.total_products,
+        "total_nodes": release.total_nodes,
+        "published_at": release.published_at.isoformat() if release.published_at else None,
+    }
+    if as_json:
+        typer.echo(json.dumps(summary))
+    else:
+        err.print(
+            f"published release {release.id}: {release.total_products} products, {release.total_nodes} nodes"
+        )
 
 
 @app.command("serve")

@@ -150,7 +150,7 @@ def release_product_versions(session: Session, release_pk: int) -> dict[uuid.UUI
     query = select(ReleaseProduct.product_id, ReleaseProduct.updated_at).where(
         ReleaseProduct.release_pk == release_pk
     )
-    return dict(session.execute(query))
+    return dict(session.execute(query).tuples().all())
 
 
 # --- releases --------------------------------------------------------------------------------------------
