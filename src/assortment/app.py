@@ -19,6 +19,7 @@ from assortment.api import (
 from assortment.api import errors as api_errors
 from assortment.api.deps import AppContext
 from assortment.api.middleware import BodySizeLimitMiddleware, RejectNulMiddleware, RequestIdMiddleware
+from assortment.api.read_cache import ReleaseViewCache, ReleaseViewCacheMiddleware
 from assortment.api.v2 import product_relationships as v2_product_relationships
 from assortment.config import Settings
 from assortment.db.engine import make_engine, make_session_factory
@@ -62,6 +63,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RejectNulMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestIdMiddleware)
+    app.state.read_cache = ReleaseViewCache(settings.read_cache_bytes)
+    if settings.read_cache_bytes:
+        app.add_middleware(
+            ReleaseViewCacheMiddleware, cache=app.state.read_cache, signing_key=app.state.context.signing_key
+        )
     return app
 
 

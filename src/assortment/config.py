@@ -19,6 +19,8 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
     sqlite_busy_timeout_ms: int = Field(default=30_000, ge=0)
     db_pool_size: int = Field(default=10, ge=1)
+    # Memory for rendered release-view pages kept by each server process (releases never change).
+    read_cache_bytes: int = Field(default=256 * 1024 * 1024, ge=0)
 
     @property
     def is_sqlite(self) -> bool:

@@ -19,10 +19,24 @@ from assortment.api.responses import json_response, no_content
 from assortment.api.schemas_doc import ERRORS
 from assortment.domain.catalogs import CatalogService
 from assortment.domain.publish import publish
-from assortment.domain.releases import ReleaseService
+from assortment.domain.releases import ReleaseRef, ReleaseService
 from assortment.schemas.catalogs import CatalogCreateRequest, CatalogUpdateRequest, PublishRequest
 
 router = APIRouter(prefix="/pcm/catalogs", tags=["catalogs"])
+
+
+def resolved(request: Request, service: ReleaseService, catalog_id: str, release_id: str) -> ReleaseRef:
+    """Resolve the release and tell the read cache which one this request saw."""
+    ref = service.resolve(catalog_id, release_id)
+    request.state.release_id = str(ref.release.id)
+    return ref
+
+
+def forget_release_aliases(request: Request) -> None:
+    """After a publish or a delete this process answers `latest` from the database again."""
+    request.app.state.read_cache.forget_aliases()
+
+
 view = APIRouter(prefix="/pcm/catalogs/{catalog_id}/releases/{release_id}", tags=["release view"])
 
 
@@ -52,9 +66,7 @@ def get_catalog(catalog_id: str, session: SessionDep, principal: AdminDep) -> Re
 
 
 @router.put("/{catalog_id}", responses=ERRORS)
-def update_catalog(
-    catalog_id: str, body: CatalogUpdateRequest, session: SessionDep, principal: AdminDep
-) -> Response:
+def update_catalog(catalog_id: str, body: CatalogUpdateRequest, session: SessionDep, principal: AdminDep) -> Response:
     catalog = CatalogService(session, principal).update(catalog_id, body.data.id, body.data.attributes)
     return json_response({"data": render_catalog(catalog)})
 
@@ -69,9 +81,7 @@ def delete_catalog(catalog_id: str, session: SessionDep, principal: AdminDep) ->
 
 
 @router.post("/{catalog_id}/releases", status_code=201, responses=ERRORS)
-async def publish_release(
-    catalog_id: str, request: Request, session: SessionDep, principal: AdminDep
-) -> Response:
+async def publish_release(catalog_id: str, request: Request, session: SessionDep, principal: AdminDep) -> Response:
     """Publish synchronously; an empty body means `{}` (the JS SDK sends none)."""
     from starlette.concurrency import run_in_threadpool
 
@@ -83,7 +93,9 @@ async def publish_release(
         catalog = CatalogService(session, principal).get(catalog_id)
         return json_response({"data": render_release(catalog, release)}, status_code=201)
 
-    return await run_in_threadpool(work)
+    response = await run_in_threadpool(work)
+    forget_release_aliases(request)
+    return response
 
 
 @router.get("/{catalog_id}/releases", responses=ERRORS)
@@ -101,8 +113,9 @@ def list_releases(
 
 
 @router.delete("/{catalog_id}/releases", status_code=204, responses=ERRORS)
-def delete_all_releases(catalog_id: str, session: SessionDep, principal: AdminDep) -> Response:
+def delete_all_releases(catalog_id: str, request: Request, session: SessionDep, principal: AdminDep) -> Response:
     ReleaseService(session, principal).delete_all(catalog_id)
+    forget_release_aliases(request)
     return no_content()
 
 
@@ -113,15 +126,16 @@ def get_release(catalog_id: str, release_id: str, session: SessionDep, principal
 
 
 @router.delete("/{catalog_id}/releases/{release_id}", status_code=204, responses=ERRORS)
-def delete_release(catalog_id: str, release_id: str, session: SessionDep, principal: AdminDep) -> Response:
+def delete_release(
+    catalog_id: str, release_id: str, request: Request, session: SessionDep, principal: AdminDep
+) -> Response:
     ReleaseService(session, principal).delete_release(catalog_id, release_id)
+    forget_release_aliases(request)
     return no_content()
 
 
 @router.get("/{catalog_id}/releases/{release_id}/delta", responses=ERRORS)
-def get_delta(
-    catalog_id: str, release_id: str, request: Request, session: SessionDep, principal: AdminDep
-) -> Response:
+def get_delta(catalog_id: str, release_id: str, request: Request, session: SessionDep, principal: AdminDep) -> Response:
     ref = ReleaseService(session, principal).resolve(catalog_id, release_id)
     return cacheable(request, b'{"data":' + (ref.release.delta or b"[]") + b"}")
 
@@ -140,7 +154,7 @@ def view_hierarchies(
     terms: FilterDep,
 ) -> Response:
     service = ReleaseService(session, principal)
-    page = service.hierarchies(service.resolve(catalog_id, release_id), terms, paging)
+    page = service.hierarchies(resolved(request, service, catalog_id, release_id), terms, paging)
     return cacheable(request, document_page(request, page))
 
 
@@ -155,7 +169,7 @@ def view_hierarchy(
 ) -> Response:
     service = ReleaseService(session, principal)
     return cacheable(
-        request, single_document(service.hierarchy(service.resolve(catalog_id, release_id), hierarchy_id))
+        request, single_document(service.hierarchy(resolved(request, service, catalog_id, release_id), hierarchy_id))
     )
 
 
@@ -171,7 +185,7 @@ def view_hierarchy_nodes(
     terms: FilterDep,
 ) -> Response:
     service = ReleaseService(session, principal)
-    page = service.nodes(service.resolve(catalog_id, release_id), terms, paging, hierarchy_id=hierarchy_id)
+    page = service.nodes(resolved(request, service, catalog_id, release_id), terms, paging, hierarchy_id=hierarchy_id)
     return cacheable(request, document_page(request, page))
 
 
@@ -187,7 +201,7 @@ def view_hierarchy_children(
     terms: FilterDep,
 ) -> Response:
     service = ReleaseService(session, principal)
-    page = service.nodes(service.resolve(catalog_id, release_id), terms, paging, top_level_of=hierarchy_id)
+    page = service.nodes(resolved(request, service, catalog_id, release_id), terms, paging, top_level_of=hierarchy_id)
     return cacheable(request, document_page(request, page))
 
 
@@ -204,7 +218,7 @@ def view_hierarchy_products(
     terms: FilterDep,
 ) -> Response:
     service = ReleaseService(session, principal)
-    page = service.hierarchy_products(service.resolve(catalog_id, release_id), hierarchy_id, terms, paging)
+    page = service.hierarchy_products(resolved(request, service, catalog_id, release_id), hierarchy_id, terms, paging)
     return cacheable(request, document_page(request, page))
 
 
@@ -219,7 +233,7 @@ def view_nodes(
     terms: FilterDep,
 ) -> Response:
     service = ReleaseService(session, principal)
-    page = service.nodes(service.resolve(catalog_id, release_id), terms, paging)
+    page = service.nodes(resolved(request, service, catalog_id, release_id), terms, paging)
     return cacheable(request, document_page(request, page))
 
 
@@ -233,7 +247,9 @@ def view_node(
     principal: ShopperDep,
 ) -> Response:
     service = ReleaseService(session, principal)
-    return cacheable(request, single_document(service.node(service.resolve(catalog_id, release_id), node_id)))
+    return cacheable(
+        request, single_document(service.node(resolved(request, service, catalog_id, release_id), node_id))
+    )
 
 
 @view.get("/nodes/{node_id}/relationships/children", responses=ERRORS)
@@ -248,7 +264,7 @@ def view_node_children(
     terms: FilterDep,
 ) -> Response:
     service = ReleaseService(session, principal)
-    page = service.nodes(service.resolve(catalog_id, release_id), terms, paging, parent_id=node_id)
+    page = service.nodes(resolved(request, service, catalog_id, release_id), terms, paging, parent_id=node_id)
     return cacheable(request, document_page(request, page))
 
 
@@ -264,7 +280,7 @@ def view_node_products(
     terms: FilterDep,
 ) -> Response:
     service = ReleaseService(session, principal)
-    page = service.node_products(service.resolve(catalog_id, release_id), node_id, terms, paging)
+    page = service.node_products(resolved(request, service, catalog_id, release_id), node_id, terms, paging)
     return cacheable(request, document_page(request, page))
 
 
@@ -279,7 +295,7 @@ def view_products(
     terms: FilterDep,
 ) -> Response:
     service = ReleaseService(session, principal)
-    page = service.products(service.resolve(catalog_id, release_id), terms, paging)
+    page = service.products(resolved(request, service, catalog_id, release_id), terms, paging)
     return cacheable(request, document_page(request, page))
 
 
@@ -294,7 +310,7 @@ def view_product(
 ) -> Response:
     service = ReleaseService(session, principal)
     return cacheable(
-        request, single_document(service.product(service.resolve(catalog_id, release_id), product_id))
+        request, single_document(service.product(resolved(request, service, catalog_id, release_id), product_id))
     )
 
 
@@ -311,5 +327,5 @@ def view_related_products(
     terms: FilterDep,
 ) -> Response:
     service = ReleaseService(session, principal)
-    page = service.related_products(service.resolve(catalog_id, release_id), product_id, slug, terms, paging)
+    page = service.related_products(resolved(request, service, catalog_id, release_id), product_id, slug, terms, paging)
     return cacheable(request, document_page(request, page))

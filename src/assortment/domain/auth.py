@@ -143,6 +143,11 @@ def issue_token(key: ApiKey, grant: Grant, signing_key: str, ttl_seconds: int) -
 
 
 def verify_token(token: str, signing_key: str) -> Principal:
+    return decode_token(token, signing_key)[0]
+
+
+def decode_token(token: str, signing_key: str) -> tuple[Principal, int]:
+    """The caller a valid token stands for, and when the token expires (epoch seconds)."""
     try:
         claims = jwt.decode(
             token,
@@ -154,10 +159,11 @@ def verify_token(token: str, signing_key: str) -> Principal:
         if grant not in ("client_credentials", "implicit"):
             raise Unauthenticated(INVALID_TOKEN)
         store = claims.get("sto")
-        return Principal(
+        principal = Principal(
             key_id=uuid.UUID(claims["sub"]),
             store_id=uuid.UUID(store) if store else None,
             grant=grant,
         )
+        return principal, int(claims["exp"])
     except (jwt.PyJWTError, ValueError, TypeError, KeyError) as exc:
         raise Unauthenticated(INVALID_TOKEN) from exc
