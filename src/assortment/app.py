@@ -13,6 +13,7 @@ from assortment.api import (
     health,
     hierarchies,
     jobs,
+    prices,
     products,
     shopper,
 )
@@ -60,6 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(catalogs.view)
     app.include_router(catalogs.router)
     app.include_router(shopper.router)
+    app.include_router(prices.router)
     app.add_middleware(RejectNulMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestIdMiddleware)

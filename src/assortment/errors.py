@@ -9,10 +9,13 @@ from typing import Any
 class DomainError(Exception):
     """Base class of every error a service may raise on purpose."""
 
-    def __init__(self, detail: str | None = None, *, meta: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, detail: str | None = None, *, meta: dict[str, Any] | None = None, title: str | None = None
+    ) -> None:
         super().__init__(detail or self.__class__.__name__)
         self.detail = detail
         self.meta = meta
+        self.title = title  # replaces the status's usual title where an API names a specific one
 
 
 class BadRequest(DomainError):

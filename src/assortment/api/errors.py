@@ -55,8 +55,9 @@ def error_object(
     *,
     request_id: str | None = None,
     meta: dict[str, Any] | None = None,
+    title: str | None = None,
 ) -> dict[str, Any]:
-    body: dict[str, Any] = {"status": str(status), "title": TITLES.get(status, "Error")}
+    body: dict[str, Any] = {"status": str(status), "title": title or TITLES.get(status, "Error")}
     if detail:
         body["detail"] = detail
     if request_id:
@@ -74,10 +75,11 @@ def error_response(
     meta: dict[str, Any] | None = None,
     headers: dict[str, str] | None = None,
     objects: list[dict[str, Any]] | None = None,
+    title: str | None = None,
 ) -> Response:
     request_id = request_id_of(request) if request is not None else None
     if objects is None:
-        objects = [error_object(status, detail, request_id=request_id, meta=meta)]
+        objects = [error_object(status, detail, request_id=request_id, meta=meta, title=title)]
     return json_response({"errors": objects}, status_code=status, headers=headers)
 
 
@@ -98,7 +100,7 @@ def install(app: FastAPI) -> None:
     async def domain_error(request: Request, exc: errors.DomainError) -> Response:
         status = status_for(exc)
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-        return error_response(request, status, exc.detail, meta=exc.meta, headers=headers)
+        return error_response(request, status, exc.detail, meta=exc.meta, headers=headers, title=exc.title)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:

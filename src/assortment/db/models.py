@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import (
     Boolean,
     CheckConstraint,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -206,9 +207,7 @@ class NodeProduct(Base):
     __tablename__ = "node_product"
 
     node_pk: Mapped[int] = mapped_column(ForeignKey("node.pk", ondelete="CASCADE"), primary_key=True)
-    product_pk: Mapped[int] = mapped_column(
-        ForeignKey("product.pk", ondelete="CASCADE"), primary_key=True, index=True
-    )
+    product_pk: Mapped[int] = mapped_column(ForeignKey("product.pk", ondelete="CASCADE"), primary_key=True, index=True)
     linked_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
@@ -366,6 +365,9 @@ class Release(Base):
     price_segmentation_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
     total_products: Mapped[int] = mapped_column(Integer, default=0)
     total_nodes: Mapped[int] = mapped_column(Integer, default=0)
+    # The enabled currencies at publish: [{code, format, decimal_point, thousand_separator, decimal_places,
+    # default}], the default one first.
+    currencies: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONDocument())
     # [{delta_type, id, type}] as JSON bytes: products created/updated or deleted since the previous release.
     delta: Mapped[bytes | None] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
@@ -381,9 +383,7 @@ class Release(Base):
 class ReleaseHierarchy(Base):
     __tablename__ = "release_hierarchy"
 
-    release_pk: Mapped[int] = mapped_column(
-        ForeignKey("catalog_release.pk", ondelete="CASCADE"), primary_key=True
-    )
+    release_pk: Mapped[int] = mapped_column(ForeignKey("catalog_release.pk", ondelete="CASCADE"), primary_key=True)
     hierarchy_id: Mapped[uuid.UUID] = mapped_column(Uuid(), primary_key=True)
     position: Mapped[int] = mapped_column(Integer)
     name: Mapped[str] = mapped_column(Text)
@@ -401,9 +401,7 @@ class ReleaseNode(Base):
         Index("ix_release_node_hierarchy", "release_pk", "hierarchy_id", "position"),
     )
 
-    release_pk: Mapped[int] = mapped_column(
-        ForeignKey("catalog_release.pk", ondelete="CASCADE"), primary_key=True
-    )
+    release_pk: Mapped[int] = mapped_column(ForeignKey("catalog_release.pk", ondelete="CASCADE"), primary_key=True)
     node_id: Mapped[uuid.UUID] = mapped_column(Uuid(), primary_key=True)
     hierarchy_id: Mapped[uuid.UUID] = mapped_column(Uuid())
     parent_id: Mapped[uuid.UUID | None] = mapped_column(Uuid())
@@ -421,9 +419,7 @@ class ReleaseProduct(Base):
     __tablename__ = "release_product"
     __table_args__ = (Index("ix_release_product_position", "release_pk", "position"),)
 
-    release_pk: Mapped[int] = mapped_column(
-        ForeignKey("catalog_release.pk", ondelete="CASCADE"), primary_key=True
-    )
+    release_pk: Mapped[int] = mapped_column(ForeignKey("catalog_release.pk", ondelete="CASCADE"), primary_key=True)
     product_id: Mapped[uuid.UUID] = mapped_column(Uuid(), primary_key=True)
     position: Mapped[int] = mapped_column(Integer)
     name: Mapped[str] = mapped_column(Text)
@@ -434,6 +430,9 @@ class ReleaseProduct(Base):
     tags: Mapped[list[str] | None] = mapped_column(JSONDocument())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     document: Mapped[bytes] = mapped_column(LargeBinary)
+    # The winning price copied at publish ({pricebook_id, currencies, sales}); the price fields of the
+    # document are computed from it at read time (the active sale depends on the time of the request).
+    price: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 
 class ReleaseNodeProduct(Base):
@@ -441,9 +440,7 @@ class ReleaseNodeProduct(Base):
 
     __tablename__ = "release_node_product"
 
-    release_pk: Mapped[int] = mapped_column(
-        ForeignKey("catalog_release.pk", ondelete="CASCADE"), primary_key=True
-    )
+    release_pk: Mapped[int] = mapped_column(ForeignKey("catalog_release.pk", ondelete="CASCADE"), primary_key=True)
     node_id: Mapped[uuid.UUID] = mapped_column(Uuid(), primary_key=True)
     position: Mapped[int] = mapped_column(Integer, primary_key=True)
     product_id: Mapped[uuid.UUID] = mapped_column(Uuid())
@@ -455,10 +452,80 @@ class ReleaseRelated(Base):
 
     __tablename__ = "release_related"
 
-    release_pk: Mapped[int] = mapped_column(
-        ForeignKey("catalog_release.pk", ondelete="CASCADE"), primary_key=True
-    )
+    release_pk: Mapped[int] = mapped_column(ForeignKey("catalog_release.pk", ondelete="CASCADE"), primary_key=True)
     source_id: Mapped[uuid.UUID] = mapped_column(Uuid(), primary_key=True)
     slug: Mapped[str] = mapped_column(String(255), primary_key=True)
     position: Mapped[int] = mapped_column(Integer, primary_key=True)
     target_id: Mapped[uuid.UUID] = mapped_column(Uuid())
+
+
+class Currency(Base):
+    """A currency a store sells in, with how amounts in it are written. Exactly one is the default."""
+
+    __tablename__ = "currency"
+    __table_args__ = (
+        UniqueConstraint("scope_id", "code", name="uq_currency_scope_code"),
+        Index("ix_currency_scope_created", "scope_id", "created_at", "id"),
+    )
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[uuid.UUID] = mapped_column(Uuid(), unique=True, default=uuid.uuid4)
+    scope_id: Mapped[uuid.UUID] = mapped_column(Uuid())
+    code: Mapped[str] = mapped_column(String(3))
+    format: Mapped[str] = mapped_column(String(64))
+    decimal_point: Mapped[str] = mapped_column(String(3))
+    thousand_separator: Mapped[str] = mapped_column(String(3))
+    decimal_places: Mapped[int] = mapped_column(Integer)
+    exchange_rate: Mapped[float] = mapped_column(Float)
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Pricebook(Base):
+    __tablename__ = "pricebook"
+    __table_args__ = (
+        UniqueConstraint("scope_id", "name", name="uq_pricebook_scope_name"),
+        UniqueConstraint("scope_id", "external_ref_digest", name="uq_pricebook_scope_external_ref_digest"),
+        Index("ix_pricebook_scope_created", "scope_id", "created_at", "id"),
+    )
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[uuid.UUID] = mapped_column(Uuid(), unique=True, default=uuid.uuid4)
+    scope_id: Mapped[uuid.UUID] = mapped_column(Uuid())
+    name: Mapped[str] = mapped_column(String(1000))
+    description: Mapped[str | None] = mapped_column(Text)
+    external_ref: Mapped[str | None] = mapped_column(Text)
+    external_ref_digest: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    @property
+    def owner(self) -> str:
+        return "organization" if self.scope_id == ORGANIZATION_SCOPE else "store"
+
+
+class Price(Base):
+    """The price of one sku in one price book: base amounts per currency (with tiers) and sales."""
+
+    __tablename__ = "price"
+    __table_args__ = (
+        UniqueConstraint("pricebook_pk", "sku", name="uq_price_pricebook_sku"),
+        UniqueConstraint("pricebook_pk", "external_ref_digest", name="uq_price_pricebook_external_ref_digest"),
+        Index("ix_price_sku", "sku"),
+        Index("ix_price_pricebook_created", "pricebook_pk", "created_at", "id"),
+    )
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[uuid.UUID] = mapped_column(Uuid(), unique=True, default=uuid.uuid4)
+    pricebook_pk: Mapped[int] = mapped_column(ForeignKey("pricebook.pk", ondelete="CASCADE"))
+    sku: Mapped[str] = mapped_column(String(255))
+    currencies: Mapped[dict[str, Any]] = mapped_column(JSONDocument())
+    sales: Mapped[dict[str, Any] | None] = mapped_column(JSONDocument())
+    external_ref: Mapped[str | None] = mapped_column(Text)
+    external_ref_digest: Mapped[str | None] = mapped_column(String(64))
+    admin_attributes: Mapped[dict[str, str] | None] = mapped_column(JSONDocument())
+    shopper_attributes: Mapped[dict[str, str] | None] = mapped_column(JSONDocument())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -44,9 +44,7 @@ def upgrade() -> None:
         sa.Column("secret_hash", sa.String(length=128), nullable=False),
         sa.Column("store_id", sa.Uuid(), nullable=True),
         sa.Column("created_at", UTCDateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["store_id"], ["store.id"], name=op.f("fk_api_key_store_id_store"), ondelete="CASCADE"
-        ),
+        sa.ForeignKeyConstraint(["store_id"], ["store.id"], name=op.f("fk_api_key_store_id_store"), ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_api_key")),
         sa.UniqueConstraint("client_id", name=op.f("uq_api_key_client_id")),
     )
@@ -70,9 +68,7 @@ def upgrade() -> None:
         sa.Column("created_at", UTCDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", UTCDateTime(timezone=True), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
-        sa.CheckConstraint(
-            "commodity_type IN ('physical', 'digital')", name=op.f("ck_product_commodity_type")
-        ),
+        sa.CheckConstraint("commodity_type IN ('physical', 'digital')", name=op.f("ck_product_commodity_type")),
         sa.CheckConstraint("status IN ('draft', 'live')", name=op.f("ck_product_status")),
         sa.PrimaryKeyConstraint("pk", name=op.f("pk_product")),
         sa.UniqueConstraint("id", name=op.f("uq_product_id")),

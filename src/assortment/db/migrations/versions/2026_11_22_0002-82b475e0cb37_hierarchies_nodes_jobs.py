@@ -81,9 +81,7 @@ def upgrade() -> None:
             name=op.f("fk_node_hierarchy_pk_hierarchy"),
             ondelete="CASCADE",
         ),
-        sa.ForeignKeyConstraint(
-            ["parent_pk"], ["node.pk"], name=op.f("fk_node_parent_pk_node"), ondelete="CASCADE"
-        ),
+        sa.ForeignKeyConstraint(["parent_pk"], ["node.pk"], name=op.f("fk_node_parent_pk_node"), ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("pk", name=op.f("pk_node")),
         sa.UniqueConstraint("id", name=op.f("uq_node_id")),
     )

@@ -38,9 +38,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("scope_id", "slug", name="uq_custom_relationship_scope_slug"),
     )
     with op.batch_alter_table("custom_relationship", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_custom_relationship_scope_created", ["scope_id", "created_at", "id"], unique=False
-        )
+        batch_op.create_index("ix_custom_relationship_scope_created", ["scope_id", "created_at", "id"], unique=False)
 
     op.create_table(
         "association",

@@ -139,12 +139,8 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("release_pk", "node_id", name=op.f("pk_release_node")),
     )
     with op.batch_alter_table("release_node", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_release_node_hierarchy", ["release_pk", "hierarchy_id", "position"], unique=False
-        )
-        batch_op.create_index(
-            "ix_release_node_parent", ["release_pk", "parent_id", "child_position"], unique=False
-        )
+        batch_op.create_index("ix_release_node_hierarchy", ["release_pk", "hierarchy_id", "position"], unique=False)
+        batch_op.create_index("ix_release_node_parent", ["release_pk", "parent_id", "child_position"], unique=False)
 
     op.create_table(
         "release_node_product",
@@ -198,9 +194,7 @@ def upgrade() -> None:
             name=op.f("fk_release_related_release_pk_catalog_release"),
             ondelete="CASCADE",
         ),
-        sa.PrimaryKeyConstraint(
-            "release_pk", "source_id", "slug", "position", name=op.f("pk_release_related")
-        ),
+        sa.PrimaryKeyConstraint("release_pk", "source_id", "slug", "position", name=op.f("pk_release_related")),
     )
 
 

@@ -1,0 +1,268 @@
+"""`/v2/currencies…` and `/pcm/pricebooks…`: HTTP only; rules in domain/prices.py and price_rules.py."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from assortment.api.catalog_documents import catalog_links, catalog_list_meta
+from assortment.api.deps import AdminDep, FilterDep, PagingDep, SessionDep, ShopperDep
+from assortment.api.responses import json_response, no_content
+from assortment.api.schemas_doc import ERRORS
+from assortment.db.models import Currency, Price, Pricebook
+from assortment.domain.formats import timestamp
+from assortment.domain.paging import Paging
+from assortment.domain.prices import (
+    CURRENCY_FIELDS,
+    CurrencyService,
+    PricebookService,
+    PriceService,
+)
+from assortment.domain.tenancy import Principal, owner_of
+from assortment.errors import BadRequest, ValidationFailed
+
+router = APIRouter(tags=["prices"])
+
+JSON_BODY = {"requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}}}
+
+
+async def _data(request: Request, expected_type: str | None) -> dict[str, Any]:
+    """The `data` object of a JSON body, with its `type` checked when one is required."""
+    raw = await request.body()
+    try:
+        body = await request.json() if raw.strip() else None
+    except ValueError as exc:
+        raise BadRequest("Request body is not valid JSON") from exc
+    if not isinstance(body, dict) or not isinstance(body.get("data"), dict):
+        raise ValidationFailed("data: must be an object")
+    data: dict[str, Any] = body["data"]
+    if expected_type is not None and data.get("type") != expected_type:
+        raise ValidationFailed(f"data.type: must be {expected_type}")
+    return data
+
+
+def _attributes(data: dict[str, Any]) -> dict[str, Any]:
+    attributes = data.get("attributes", {})
+    if not isinstance(attributes, dict):
+        raise ValidationFailed("data.attributes: must be an object")
+    return attributes
+
+
+# --- currencies ------------------------------------------------------------------------------------------
+
+
+def render_currency(currency: Currency) -> dict[str, Any]:
+    return {
+        "type": "currency",
+        "id": str(currency.id),
+        "code": currency.code,
+        "exchange_rate": currency.exchange_rate,
+        "format": currency.format,
+        "decimal_point": currency.decimal_point,
+        "thousand_separator": currency.thousand_separator,
+        "decimal_places": currency.decimal_places,
+        "default": currency.is_default,
+        "enabled": currency.enabled,
+        "links": {"self": f"/v2/currencies/{currency.id}"},
+        "meta": {
+            "owner": owner_of(currency.scope_id),
+            "timestamps": {"created_at": timestamp(currency.created_at), "updated_at": timestamp(currency.updated_at)},
+        },
+    }
+
+
+def _currency_values(data: dict[str, Any]) -> dict[str, Any]:
+    return {name: data[name] for name in CURRENCY_FIELDS if name in data}
+
+
+@router.post("/v2/currencies", status_code=201, responses=ERRORS, openapi_extra=JSON_BODY)
+async def create_currency(request: Request, session: SessionDep, principal: AdminDep) -> Response:
+    data = await _data(request, "currency")
+    currency = CurrencyService(session, principal).create(_currency_values(data))
+    return json_response({"data": render_currency(currency)}, status_code=201)
+
+
+@router.get("/v2/currencies", responses=ERRORS)
+def list_currencies(request: Request, session: SessionDep, principal: ShopperDep, paging: PagingDep) -> Response:
+    page = CurrencyService(session, principal).list_currencies(paging)
+    return json_response(
+        {
+            "data": [render_currency(c) for c in page.items],
+            "links": catalog_links(request, page),
+            "meta": catalog_list_meta(page),
+        }
+    )
+
+
+@router.get("/v2/currencies/{currency_id}", responses=ERRORS)
+def get_currency(currency_id: str, session: SessionDep, principal: ShopperDep) -> Response:
+    return json_response({"data": render_currency(CurrencyService(session, principal).get(currency_id))})
+
+
+@router.put("/v2/currencies/{currency_id}", responses=ERRORS, openapi_extra=JSON_BODY)
+async def update_currency(currency_id: str, request: Request, session: SessionDep, principal: AdminDep) -> Response:
+    data = await _data(request, None)
+    if "type" in data and data["type"] != "currency":
+        raise ValidationFailed("data.type: must be currency")
+    currency = CurrencyService(session, principal).update(currency_id, _currency_values(data))
+    return json_response({"data": render_currency(currency)})
+
+
+@router.delete("/v2/currencies/{currency_id}", status_code=204, responses=ERRORS)
+def delete_currency(currency_id: str, session: SessionDep, principal: AdminDep) -> Response:
+    CurrencyService(session, principal).delete(currency_id)
+    return no_content()
+
+
+# --- price books -----------------------------------------------------------------------------------------
+
+
+def render_pricebook(book: Pricebook) -> dict[str, Any]:
+    attributes: dict[str, Any] = {"name": book.name}
+    if book.description is not None:
+        attributes["description"] = book.description
+    if book.external_ref is not None:
+        attributes["external_ref"] = book.external_ref
+    attributes["created_at"] = timestamp(book.created_at)
+    attributes["updated_at"] = timestamp(book.updated_at)
+    return {
+        "type": "pricebook",
+        "id": str(book.id),
+        "attributes": attributes,
+        "meta": {"owner": book.owner},
+        "links": {"self": f"/pcm/pricebooks/{book.id}"},
+    }
+
+
+def render_price(price: Price, pricebook_id: Any, principal: Principal) -> dict[str, Any]:
+    attributes: dict[str, Any] = {"sku": price.sku, "currencies": price.currencies}
+    for name in ("sales", "external_ref", "admin_attributes", "shopper_attributes"):
+        value = getattr(price, name)
+        if value is not None:
+            attributes[name] = value
+    attributes["created_at"] = timestamp(price.created_at)
+    attributes["updated_at"] = timestamp(price.updated_at)
+    return {
+        "type": "product-price",
+        "id": str(price.id),
+        "attributes": attributes,
+        "meta": {"owner": principal.owner, "pricebook_id": str(pricebook_id)},
+        "links": {"self": f"/pcm/pricebooks/{pricebook_id}/prices/{price.id}"},
+    }
+
+
+@router.post("/pcm/pricebooks", status_code=201, responses=ERRORS, openapi_extra=JSON_BODY)
+async def create_pricebook(request: Request, session: SessionDep, principal: AdminDep) -> Response:
+    data = await _data(request, "pricebook")
+    book = PricebookService(session, principal).create(_attributes(data))
+    return json_response({"data": render_pricebook(book)}, status_code=201)
+
+
+@router.get("/pcm/pricebooks", responses=ERRORS)
+def list_pricebooks(
+    request: Request, session: SessionDep, principal: AdminDep, paging: PagingDep, terms: FilterDep
+) -> Response:
+    page = PricebookService(session, principal).list_books(terms, paging)
+    return json_response(
+        {
+            "data": [render_pricebook(b) for b in page.items],
+            "links": catalog_links(request, page),
+            "meta": catalog_list_meta(page),
+        }
+    )
+
+
+@router.get("/pcm/pricebooks/prices", responses=ERRORS)
+def list_all_prices(
+    request: Request, session: SessionDep, principal: AdminDep, paging: PagingDep, terms: FilterDep
+) -> Response:
+    service = PriceService(session, principal)
+    page = service.list_prices(None, terms, paging)
+    return json_response(
+        {
+            "data": [render_price(p, service.book_id_of(p), principal) for p in page.items],
+            "links": catalog_links(request, page),
+            "meta": catalog_list_meta(page),
+        }
+    )
+
+
+@router.get("/pcm/pricebooks/{pricebook_id}", responses=ERRORS)
+def get_pricebook(pricebook_id: str, request: Request, session: SessionDep, principal: AdminDep) -> Response:
+    book = PricebookService(session, principal).get(pricebook_id)
+    document: dict[str, Any] = {"data": render_pricebook(book)}
+    include = request.query_params.get("include")
+    if include is not None:
+        if include != "prices":
+            raise BadRequest("include may only be prices")
+        prices = PriceService(session, principal).list_prices(pricebook_id, None, _all())
+        document["included"] = [render_price(p, book.id, principal) for p in prices.items]
+    return json_response(document)
+
+
+def _all() -> Paging:
+    return Paging(limit=10_000, offset=0)
+
+
+@router.put("/pcm/pricebooks/{pricebook_id}", responses=ERRORS, openapi_extra=JSON_BODY)
+async def update_pricebook(pricebook_id: str, request: Request, session: SessionDep, principal: AdminDep) -> Response:
+    data = await _data(request, "pricebook")
+    book = PricebookService(session, principal).update(pricebook_id, data.get("id"), _attributes(data))
+    return json_response({"data": render_pricebook(book)})
+
+
+@router.delete("/pcm/pricebooks/{pricebook_id}", status_code=204, responses=ERRORS)
+def delete_pricebook(pricebook_id: str, session: SessionDep, principal: AdminDep) -> Response:
+    PricebookService(session, principal).delete(pricebook_id)
+    return no_content()
+
+
+# --- prices ------------------------------------------------------------------------------------------------
+
+
+@router.post("/pcm/pricebooks/{pricebook_id}/prices", status_code=201, responses=ERRORS, openapi_extra=JSON_BODY)
+async def create_price(pricebook_id: str, request: Request, session: SessionDep, principal: AdminDep) -> Response:
+    data = await _data(request, "product-price")
+    service = PriceService(session, principal)
+    price = service.create(pricebook_id, _attributes(data))
+    return json_response({"data": render_price(price, service.book_id_of(price), principal)}, status_code=201)
+
+
+@router.get("/pcm/pricebooks/{pricebook_id}/prices", responses=ERRORS)
+def list_prices(
+    pricebook_id: str, request: Request, session: SessionDep, principal: AdminDep, paging: PagingDep, terms: FilterDep
+) -> Response:
+    service = PriceService(session, principal)
+    page = service.list_prices(pricebook_id, terms, paging)
+    return json_response(
+        {
+            "data": [render_price(p, pricebook_id, principal) for p in page.items],
+            "links": catalog_links(request, page),
+            "meta": catalog_list_meta(page),
+        }
+    )
+
+
+@router.get("/pcm/pricebooks/{pricebook_id}/prices/{price_id}", responses=ERRORS)
+def get_price(pricebook_id: str, price_id: str, session: SessionDep, principal: AdminDep) -> Response:
+    service = PriceService(session, principal)
+    price = service.get(pricebook_id, price_id)
+    return json_response({"data": render_price(price, service.book_id_of(price), principal)})
+
+
+@router.put("/pcm/pricebooks/{pricebook_id}/prices/{price_id}", responses=ERRORS, openapi_extra=JSON_BODY)
+async def update_price(
+    pricebook_id: str, price_id: str, request: Request, session: SessionDep, principal: AdminDep
+) -> Response:
+    data = await _data(request, "product-price")
+    service = PriceService(session, principal)
+    price = service.update(pricebook_id, price_id, data.get("id"), _attributes(data))
+    return json_response({"data": render_price(price, service.book_id_of(price), principal)})
+
+
+@router.delete("/pcm/pricebooks/{pricebook_id}/prices/{price_id}", status_code=204, responses=ERRORS)
+def delete_price(pricebook_id: str, price_id: str, session: SessionDep, principal: AdminDep) -> Response:
+    PriceService(session, principal).delete(pricebook_id, price_id)
+    return no_content()
