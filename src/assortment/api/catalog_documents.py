@@ -14,6 +14,7 @@ from assortment.db.models import Catalog, Release
 from assortment.domain.formats import timestamp
 from assortment.domain.paging import Page
 from assortment.domain.publish import release_base
+from assortment.domain.releases import ReleaseService
 
 JSON = "application/json"
 
@@ -57,10 +58,16 @@ def etag_of(body: bytes) -> str:
     return '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
 
 
-def cacheable(request: Request, body: bytes) -> Response:
-    """Release content never changes: send an ETag and answer a matching If-None-Match with 304."""
+def cacheable(request: Request, service: ReleaseService, body: bytes) -> Response:
+    """Release content never changes: send an ETag and answer a matching If-None-Match with 304.
+
+    Prices shown depend on the display currency and, at sale boundaries, on the time: the read cache
+    keeps the body only until `valid_until` (when a sale starts or ends).
+    """
+    if service.valid_until is not None:
+        request.state.valid_until = service.valid_until.timestamp()
     etag = etag_of(body)
-    headers = {"ETag": etag, "Cache-Control": "private, max-age=0, must-revalidate"}
+    headers = {"ETag": etag, "Cache-Control": "private, max-age=0, must-revalidate", "Vary": "X-Moltin-Currency"}
     wanted = request.headers.get("if-none-match")
     if wanted and (wanted.strip() == "*" or etag in [tag.strip() for tag in wanted.split(",")]):
         return Response(status_code=304, headers=headers)

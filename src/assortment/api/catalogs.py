@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
+from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from assortment.api.catalog_documents import (
@@ -20,6 +21,7 @@ from assortment.api.schemas_doc import ERRORS
 from assortment.domain.catalogs import CatalogService
 from assortment.domain.publish import publish
 from assortment.domain.releases import ReleaseRef, ReleaseService
+from assortment.domain.tenancy import Principal
 from assortment.schemas.catalogs import CatalogCreateRequest, CatalogUpdateRequest, PublishRequest
 
 router = APIRouter(prefix="/pcm/catalogs", tags=["catalogs"])
@@ -30,6 +32,12 @@ def resolved(request: Request, service: ReleaseService, catalog_id: str, release
     ref = service.resolve(catalog_id, release_id)
     request.state.release_id = str(ref.release.id)
     return ref
+
+
+def view_service(request: Request, session: Session, principal: Principal) -> ReleaseService:
+    """A release reader showing prices in the currency the request asks for (§9.6.3)."""
+    headers = request.headers
+    return ReleaseService(session, principal, currency=headers.get("x-moltin-currency") or headers.get("ep-currency"))
 
 
 def forget_release_aliases(request: Request) -> None:
@@ -136,8 +144,9 @@ def delete_release(
 
 @router.get("/{catalog_id}/releases/{release_id}/delta", responses=ERRORS)
 def get_delta(catalog_id: str, release_id: str, request: Request, session: SessionDep, principal: AdminDep) -> Response:
-    ref = ReleaseService(session, principal).resolve(catalog_id, release_id)
-    return cacheable(request, b'{"data":' + (ref.release.delta or b"[]") + b"}")
+    service = view_service(request, session, principal)
+    ref = service.resolve(catalog_id, release_id)
+    return cacheable(request, service, b'{"data":' + (ref.release.delta or b"[]") + b"}")
 
 
 # --- the release view -------------------------------------------------------------------------------------
@@ -153,9 +162,9 @@ def view_hierarchies(
     paging: PagingDep,
     terms: FilterDep,
 ) -> Response:
-    service = ReleaseService(session, principal)
+    service = view_service(request, session, principal)
     page = service.hierarchies(resolved(request, service, catalog_id, release_id), terms, paging)
-    return cacheable(request, document_page(request, page))
+    return cacheable(request, service, document_page(request, page))
 
 
 @view.get("/hierarchies/{hierarchy_id}", responses=ERRORS)
@@ -167,9 +176,11 @@ def view_hierarchy(
     session: SessionDep,
     principal: ShopperDep,
 ) -> Response:
-    service = ReleaseService(session, principal)
+    service = view_service(request, session, principal)
     return cacheable(
-        request, single_document(service.hierarchy(resolved(request, service, catalog_id, release_id), hierarchy_id))
+        request,
+        service,
+        single_document(service.hierarchy(resolved(request, service, catalog_id, release_id), hierarchy_id)),
     )
 
 
@@ -184,9 +195,9 @@ def view_hierarchy_nodes(
     paging: PagingDep,
     terms: FilterDep,
 ) -> Response:
-    service = ReleaseService(session, principal)
+    service = view_service(request, session, principal)
     page = service.nodes(resolved(request, service, catalog_id, release_id), terms, paging, hierarchy_id=hierarchy_id)
-    return cacheable(request, document_page(request, page))
+    return cacheable(request, service, document_page(request, page))
 
 
 @view.get("/hierarchies/{hierarchy_id}/children", responses=ERRORS)
@@ -200,9 +211,9 @@ def view_hierarchy_children(
     paging: PagingDep,
     terms: FilterDep,
 ) -> Response:
-    service = ReleaseService(session, principal)
+    service = view_service(request, session, principal)
     page = service.nodes(resolved(request, service, catalog_id, release_id), terms, paging, top_level_of=hierarchy_id)
-    return cacheable(request, document_page(request, page))
+    return cacheable(request, service, document_page(request, page))
 
 
 @view.get("/hierarchies/{hierarchy_id}/products", responses=ERRORS)
@@ -217,9 +228,9 @@ def view_hierarchy_products(
     paging: PagingDep,
     terms: FilterDep,
 ) -> Response:
-    service = ReleaseService(session, principal)
+    service = view_service(request, session, principal)
     page = service.hierarchy_products(resolved(request, service, catalog_id, release_id), hierarchy_id, terms, paging)
-    return cacheable(request, document_page(request, page))
+    return cacheable(request, service, document_page(request, page))
 
 
 @view.get("/nodes", responses=ERRORS)
@@ -232,9 +243,9 @@ def view_nodes(
     paging: PagingDep,
     terms: FilterDep,
 ) -> Response:
-    service = ReleaseService(session, principal)
+    service = view_service(request, session, principal)
     page = service.nodes(resolved(request, service, catalog_id, release_id), terms, paging)
-    return cacheable(request, document_page(request, page))
+    return cacheable(request, service, document_page(request, page))
 
 
 @view.get("/nodes/{node_id}", responses=ERRORS)
@@ -246,9 +257,9 @@ def view_node(
     session: SessionDep,
     principal: ShopperDep,
 ) -> Response:
-    service = ReleaseService(session, principal)
+    service = view_service(request, session, principal)
     return cacheable(
-        request, single_document(service.node(resolved(request, service, catalog_id, release_id), node_id))
+        request, service, single_document(service.node(resolved(request, service, catalog_id, release_id), node_id))
     )
 
 
@@ -263,9 +274,9 @@ def view_node_children(
     paging: PagingDep,
     terms: FilterDep,
 ) -> Response:
-    service = ReleaseService(session, principal)
+    service = view_service(request, session, principal)
     page = service.nodes(resolved(request, service, catalog_id, release_id), terms, paging, parent_id=node_id)
-    return cacheable(request, document_page(request, page))
+    return cacheable(request, service, document_page(request, page))
 
 
 @view.get("/nodes/{node_id}/relationships/products", responses=ERRORS)
@@ -279,9 +290,9 @@ def view_node_products(
     paging: PagingDep,
     terms: FilterDep,
 ) -> Response:
-    service = ReleaseService(session, principal)
+    service = view_service(request, session, principal)
     page = service.node_products(resolved(request, service, catalog_id, release_id), node_id, terms, paging)
-    return cacheable(request, document_page(request, page))
+    return cacheable(request, service, document_page(request, page))
 
 
 @view.get("/products", responses=ERRORS)
@@ -294,9 +305,9 @@ def view_products(
     paging: PagingDep,
     terms: FilterDep,
 ) -> Response:
-    service = ReleaseService(session, principal)
+    service = view_service(request, session, principal)
     page = service.products(resolved(request, service, catalog_id, release_id), terms, paging)
-    return cacheable(request, document_page(request, page))
+    return cacheable(request, service, document_page(request, page))
 
 
 @view.get("/products/{product_id}", responses=ERRORS)
@@ -308,9 +319,11 @@ def view_product(
     session: SessionDep,
     principal: ShopperDep,
 ) -> Response:
-    service = ReleaseService(session, principal)
+    service = view_service(request, session, principal)
     return cacheable(
-        request, single_document(service.product(resolved(request, service, catalog_id, release_id), product_id))
+        request,
+        service,
+        single_document(service.product(resolved(request, service, catalog_id, release_id), product_id)),
     )
 
 
@@ -326,6 +339,6 @@ def view_related_products(
     paging: PagingDep,
     terms: FilterDep,
 ) -> Response:
-    service = ReleaseService(session, principal)
+    service = view_service(request, session, principal)
     page = service.related_products(resolved(request, service, catalog_id, release_id), product_id, slug, terms, paging)
-    return cacheable(request, document_page(request, page))
+    return cacheable(request, service, document_page(request, page))

@@ -37,6 +37,7 @@ MAX_TOKENS = 10_000
 class CachedPage:
     body: bytes
     etag: bytes
+    valid_until: float | None = None  # epoch seconds; prices on the page change then
 
 
 class ReleaseViewCache:
@@ -51,14 +52,19 @@ class ReleaseViewCache:
 
     def get(self, key: tuple[Any, ...]) -> CachedPage | None:
         page = self.pages.get(key)
-        if page is not None:
-            self.pages.move_to_end(key)
+        if page is None:
+            return None
+        if page.valid_until is not None and page.valid_until <= time.time():
+            del self.pages[key]
+            self.size -= len(page.body)
+            return None
+        self.pages.move_to_end(key)
         return page
 
-    def put(self, key: tuple[Any, ...], body: bytes) -> None:
+    def put(self, key: tuple[Any, ...], body: bytes, valid_until: float | None = None) -> None:
         if len(body) > self.max_bytes // 8 or key in self.pages:
             return
-        self.pages[key] = CachedPage(body, etag_of(body).encode())
+        self.pages[key] = CachedPage(body, etag_of(body).encode(), valid_until)
         self.size += len(body)
         while self.size > self.max_bytes and self.pages:
             _, evicted = self.pages.popitem(last=False)
@@ -146,11 +152,13 @@ class ReleaseViewCacheMiddleware:
             await send(message)
 
         await self.app(scope, receive, capture)
-        release_id = scope.get("state", {}).get("release_id")
+        state = scope.get("state", {})
+        release_id = state.get("release_id")
         if status != 200 or not release_id:
             return
         self.cache.aliases[(catalog_id, release_ref, scopes)] = (release_id, time.monotonic() + ALIAS_TTL)
-        self.cache.put((release_id, path, scope.get("query_string", b""), currency), b"".join(chunks))
+        key = (release_id, path, scope.get("query_string", b""), currency)
+        self.cache.put(key, b"".join(chunks), state.get("valid_until"))
 
 
 async def _send_page(send: Send, page: CachedPage, if_none_match: bytes | None) -> None:
@@ -160,7 +168,7 @@ async def _send_page(send: Send, page: CachedPage, if_none_match: bytes | None) 
             {
                 "type": "http.response.start",
                 "status": 304,
-                "headers": [(b"etag", page.etag), (b"x-request-id", request_id)],
+                "headers": [(b"etag", page.etag), (b"vary", b"X-Moltin-Currency"), (b"x-request-id", request_id)],
             }
         )
         await send({"type": "http.response.body", "body": b""})
@@ -174,6 +182,7 @@ async def _send_page(send: Send, page: CachedPage, if_none_match: bytes | None) 
                 (b"content-length", str(len(page.body)).encode()),
                 (b"etag", page.etag),
                 (b"cache-control", b"private, max-age=0, must-revalidate"),
+                (b"vary", b"X-Moltin-Currency"),
                 (b"x-request-id", request_id),
             ],
         }

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
 from assortment.api.catalog_documents import cacheable, document_page, render_release, single_document
+from assortment.api.catalogs import view_service
 from assortment.api.deps import FilterDep, PagingDep, SessionDep, ShopperDep
 from assortment.api.responses import json_response
 from assortment.api.schemas_doc import ERRORS
@@ -39,7 +40,7 @@ def shopper_release(request: Request, session: SessionDep, principal: ShopperDep
         account_id=headers.get("ep-account-id"),
     )
     catalog = CatalogRuleService(session, principal).shopper_catalog(context)
-    service = ReleaseService(session, principal)
+    service = view_service(request, session, principal)
     ref = service.resolve(str(catalog.id), "latest")
     return ShopperRelease(service, ref, (release_base(catalog.id, ref.release.id).encode(), b"/catalog"))
 
@@ -55,13 +56,13 @@ def get_catalog_release(shopper: Shopper) -> Response:
 @router.get("/hierarchies", responses=ERRORS)
 def hierarchies(request: Request, shopper: Shopper, paging: PagingDep, terms: FilterDep) -> Response:
     page = shopper.service.hierarchies(shopper.ref, terms, paging)
-    return cacheable(request, document_page(request, page, rebase=shopper.rebase))
+    return cacheable(request, shopper.service, document_page(request, page, rebase=shopper.rebase))
 
 
 @router.get("/hierarchies/{hierarchy_id}", responses=ERRORS)
 def hierarchy(hierarchy_id: str, request: Request, shopper: Shopper) -> Response:
     document = shopper.service.hierarchy(shopper.ref, hierarchy_id)
-    return cacheable(request, single_document(document, rebase=shopper.rebase))
+    return cacheable(request, shopper.service, single_document(document, rebase=shopper.rebase))
 
 
 @router.get("/hierarchies/{hierarchy_id}/nodes", responses=ERRORS)
@@ -69,7 +70,7 @@ def hierarchy_nodes(
     hierarchy_id: str, request: Request, shopper: Shopper, paging: PagingDep, terms: FilterDep
 ) -> Response:
     page = shopper.service.nodes(shopper.ref, terms, paging, hierarchy_id=hierarchy_id)
-    return cacheable(request, document_page(request, page, rebase=shopper.rebase))
+    return cacheable(request, shopper.service, document_page(request, page, rebase=shopper.rebase))
 
 
 @router.get("/hierarchies/{hierarchy_id}/children", responses=ERRORS)
@@ -77,7 +78,7 @@ def hierarchy_children(
     hierarchy_id: str, request: Request, shopper: Shopper, paging: PagingDep, terms: FilterDep
 ) -> Response:
     page = shopper.service.nodes(shopper.ref, terms, paging, top_level_of=hierarchy_id)
-    return cacheable(request, document_page(request, page, rebase=shopper.rebase))
+    return cacheable(request, shopper.service, document_page(request, page, rebase=shopper.rebase))
 
 
 @router.get("/hierarchies/{hierarchy_id}/products", responses=ERRORS)
@@ -85,48 +86,44 @@ def hierarchy_products(
     hierarchy_id: str, request: Request, shopper: Shopper, paging: PagingDep, terms: FilterDep
 ) -> Response:
     page = shopper.service.hierarchy_products(shopper.ref, hierarchy_id, terms, paging)
-    return cacheable(request, document_page(request, page, rebase=shopper.rebase))
+    return cacheable(request, shopper.service, document_page(request, page, rebase=shopper.rebase))
 
 
 @router.get("/nodes", responses=ERRORS)
 def nodes(request: Request, shopper: Shopper, paging: PagingDep, terms: FilterDep) -> Response:
     page = shopper.service.nodes(shopper.ref, terms, paging)
-    return cacheable(request, document_page(request, page, rebase=shopper.rebase))
+    return cacheable(request, shopper.service, document_page(request, page, rebase=shopper.rebase))
 
 
 @router.get("/nodes/{node_id}", responses=ERRORS)
 def node(node_id: str, request: Request, shopper: Shopper) -> Response:
     return cacheable(
-        request, single_document(shopper.service.node(shopper.ref, node_id), rebase=shopper.rebase)
+        request, shopper.service, single_document(shopper.service.node(shopper.ref, node_id), rebase=shopper.rebase)
     )
 
 
 @router.get("/nodes/{node_id}/relationships/children", responses=ERRORS)
-def node_children(
-    node_id: str, request: Request, shopper: Shopper, paging: PagingDep, terms: FilterDep
-) -> Response:
+def node_children(node_id: str, request: Request, shopper: Shopper, paging: PagingDep, terms: FilterDep) -> Response:
     page = shopper.service.nodes(shopper.ref, terms, paging, parent_id=node_id)
-    return cacheable(request, document_page(request, page, rebase=shopper.rebase))
+    return cacheable(request, shopper.service, document_page(request, page, rebase=shopper.rebase))
 
 
 @router.get("/nodes/{node_id}/relationships/products", responses=ERRORS)
-def node_products(
-    node_id: str, request: Request, shopper: Shopper, paging: PagingDep, terms: FilterDep
-) -> Response:
+def node_products(node_id: str, request: Request, shopper: Shopper, paging: PagingDep, terms: FilterDep) -> Response:
     page = shopper.service.node_products(shopper.ref, node_id, terms, paging)
-    return cacheable(request, document_page(request, page, rebase=shopper.rebase))
+    return cacheable(request, shopper.service, document_page(request, page, rebase=shopper.rebase))
 
 
 @router.get("/products", responses=ERRORS)
 def products(request: Request, shopper: Shopper, paging: PagingDep, terms: FilterDep) -> Response:
     page = shopper.service.products(shopper.ref, terms, paging)
-    return cacheable(request, document_page(request, page, rebase=shopper.rebase))
+    return cacheable(request, shopper.service, document_page(request, page, rebase=shopper.rebase))
 
 
 @router.get("/products/{product_id}", responses=ERRORS)
 def product(product_id: str, request: Request, shopper: Shopper) -> Response:
     document = shopper.service.product(shopper.ref, product_id)
-    return cacheable(request, single_document(document, rebase=shopper.rebase))
+    return cacheable(request, shopper.service, single_document(document, rebase=shopper.rebase))
 
 
 @router.get("/products/{product_id}/relationships/{slug}/products", responses=ERRORS)
@@ -134,4 +131,4 @@ def related_products(
     product_id: str, slug: str, request: Request, shopper: Shopper, paging: PagingDep, terms: FilterDep
 ) -> Response:
     page = shopper.service.related_products(shopper.ref, product_id, slug, terms, paging)
-    return cacheable(request, document_page(request, page, rebase=shopper.rebase))
+    return cacheable(request, shopper.service, document_page(request, page, rebase=shopper.rebase))

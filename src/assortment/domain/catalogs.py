@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from assortment.db import filters as sql_filters
 from assortment.db.filters import FilterField, Kind, allow
-from assortment.db.models import Catalog, CatalogRule, Hierarchy, Release
+from assortment.db.models import Catalog, CatalogRule, Hierarchy, Pricebook, Release
 from assortment.db.repositories.common import paginate
 from assortment.db.types import utcnow
 from assortment.domain.filters import Term
@@ -53,9 +53,7 @@ class CatalogService:
         parsed = parse_id(catalog_id)
         catalog = None
         if parsed is not None:
-            query = select(Catalog).where(
-                Catalog.id == parsed, Catalog.scope_id.in_(self.principal.visible_scopes)
-            )
+            query = select(Catalog).where(Catalog.id == parsed, Catalog.scope_id.in_(self.principal.visible_scopes))
             if for_update:
                 query = query.with_for_update()
             catalog = self.session.scalars(query).first()
@@ -67,9 +65,7 @@ class CatalogService:
         query = select(Catalog).where(Catalog.scope_id.in_(self.principal.visible_scopes))
         if terms:
             query = query.where(sql_filters.compile_filter(terms, CATALOG_FILTERS))
-        items, total = paginate(
-            self.session, query, (Catalog.created_at, Catalog.id), paging.limit, paging.offset
-        )
+        items, total = paginate(self.session, query, (Catalog.created_at, Catalog.id), paging.limit, paging.offset)
         return Page(items, total, paging)
 
     def create(self, attributes: CatalogAttributes) -> Catalog:
@@ -78,6 +74,7 @@ class CatalogService:
         if attributes.hierarchy_ids is None:
             raise ValidationFailed("data.attributes.hierarchy_ids: Field required")
         check_pricebooks(attributes.pricebook_id, attributes.pricebook_ids)
+        self._check_pricebooks_exist(attributes)
         self._check_hierarchies(attributes.hierarchy_ids)
         now = utcnow()
         catalog = Catalog(
@@ -107,6 +104,7 @@ class CatalogService:
             if name in sent and getattr(attributes, name) is None:
                 raise ValidationFailed(f"data.attributes.{name}: can not be null")
         check_pricebooks(attributes.pricebook_id, attributes.pricebook_ids)
+        self._check_pricebooks_exist(attributes)
         if not sent:
             return catalog
         if attributes.hierarchy_ids is not None:
@@ -120,9 +118,7 @@ class CatalogService:
             catalog.enable_price_segmentation = bool(attributes.enable_price_segmentation)
         if "locales" in sent:
             locales = attributes.locales
-            catalog.locales = (
-                {k: v.model_dump(exclude_none=True) for k, v in locales.items()} if locales else None
-            )
+            catalog.locales = {k: v.model_dump(exclude_none=True) for k, v in locales.items()} if locales else None
         if "pricebook_id" in sent or "pricebook_ids" in sent:
             self._apply_pricebooks(catalog, attributes)
         catalog.updated_at = utcnow()
@@ -138,6 +134,25 @@ class CatalogService:
             raise ValidationFailed("a catalog that a catalog rule names cannot be deleted")
         self.session.delete(catalog)
         self.session.flush()
+
+    def _check_pricebooks_exist(self, attributes: CatalogAttributes) -> None:
+        wanted = [attributes.pricebook_id] if attributes.pricebook_id else []
+        wanted += [entry.id for entry in attributes.pricebook_ids or []]
+        ids = [pid for pid in (parse_id(raw) for raw in wanted) if pid is not None]
+        found = (
+            set(
+                self.session.scalars(
+                    select(Pricebook.id).where(
+                        Pricebook.id.in_(ids), Pricebook.scope_id.in_(self.principal.visible_scopes)
+                    )
+                )
+            )
+            if ids
+            else set()
+        )
+        missing = [raw for raw in wanted if parse_id(raw) not in found]
+        if missing:
+            raise MissingReferences("price books must exist", missing)
 
     def _check_hierarchies(self, hierarchy_ids: list[str]) -> None:
         parsed = {raw: parse_id(raw) for raw in hierarchy_ids}

@@ -32,6 +32,9 @@ class CurrencyFormat:
         }
 
 
+DEFAULT_CURRENCY = CurrencyFormat("USD", "${price}", ".", ",", 2)
+
+
 def format_amount(amount: int, currency: CurrencyFormat) -> str:
     """§9.1: integer arithmetic only. USD 123456789 → $1,234,567.89; JPY 1500 → ¥1,500."""
     places = currency.decimal_places

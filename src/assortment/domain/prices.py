@@ -136,7 +136,7 @@ class CurrencyService:
             select(Currency).where(Currency.scope_id == scope_id, Currency.enabled).order_by(Currency.created_at)
         ).all()
         if not rows:
-            return [(price_rules.CurrencyFormat("USD", "${price}", ".", ",", 2), True)]
+            return [(price_rules.DEFAULT_CURRENCY, True)]
         return [(currency_format(c), c.is_default) for c in rows]
 
     def list_currencies(self, paging: Paging) -> Page[Currency]:

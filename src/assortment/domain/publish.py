@@ -21,6 +21,7 @@ from assortment.db.models import (
     Catalog,
     Hierarchy,
     Node,
+    Pricebook,
     Product,
     Release,
     ReleaseHierarchy,
@@ -33,6 +34,7 @@ from assortment.db.repositories import releases as repo
 from assortment.db.types import utcnow
 from assortment.domain.catalogs import CatalogService
 from assortment.domain.formats import timestamp
+from assortment.domain.prices import CurrencyService
 from assortment.domain.products import parse_id
 from assortment.domain.tenancy import Principal
 from assortment.errors import MissingReferences
@@ -111,6 +113,8 @@ def publish(
     catalog = catalogs.get(catalog_id, for_update=True)  # one publish of a catalog at a time
     principal.check_can_modify(catalog.scope_id)
     hierarchies = _hierarchies_in_order(session, principal, catalog)
+    stack = _pricebooks_in_order(session, principal, catalog)
+    currencies = CurrencyService(session, principal).enabled_formats(catalog.scope_id)
     started = utcnow()
     previous = repo.latest_published(session, catalog.pk)
     release = Release(
@@ -122,6 +126,10 @@ def publish(
         description=catalog.description,
         hierarchies=[{"id": str(h.id), "name": h.name} for h in hierarchies],
         pricebook_ids=_pricebook_stack(catalog),
+        currencies=[
+            {**fmt.as_dict(), "default": is_default}
+            for fmt, is_default in sorted(currencies, key=lambda entry: not entry[1])
+        ],
         is_full_publish=previous is None,
         is_full_delta=previous is None or export_full_delta,
         price_segmentation_enabled=catalog.enable_price_segmentation,
@@ -164,8 +172,10 @@ def publish(
     node_by_pk = {n.pk: n for n in tree.nodes}
     ordered_pks = sorted(product_id_of, key=rank.__getitem__)
     done = 0
+    codes = {fmt.code for fmt, _ in currencies}
     for batch in repo.products_in_chunks(session, ordered_pks, CHUNK):
         rows = []
+        prices = _winning_prices(session, stack, [p.sku for p in batch if p.sku], codes)
         for product in batch:
             crumbs = _bread_crumbs(nodes_of_product[product.pk], node_by_pk, tree)
             document = _product_document(
@@ -190,6 +200,7 @@ def publish(
                     "tags": product.tags,
                     "updated_at": product.updated_at,
                     "document": orjson.dumps(document),
+                    "price": prices.get(product.sku) if product.sku else None,
                 }
             )
         repo.insert_rows(session, ReleaseProduct, rows)
@@ -222,9 +233,7 @@ def publish(
     repo.insert_rows(session, ReleaseNodeProduct, node_rows)
 
     # Node and hierarchy documents.
-    repo.insert_rows(
-        session, ReleaseNode, _node_rows(release.pk, tree, base, stamp, products_of_node, curated_of)
-    )
+    repo.insert_rows(session, ReleaseNode, _node_rows(release.pk, tree, base, stamp, products_of_node, curated_of))
     repo.insert_rows(session, ReleaseHierarchy, _hierarchy_rows(release.pk, tree, base, stamp))
     report("nodes", len(tree.nodes), len(tree.nodes))
 
@@ -243,13 +252,56 @@ def publish(
 def _hierarchies_in_order(session: Session, principal: Principal, catalog: Catalog) -> list[Hierarchy]:
     parsed = {raw: parse_id(raw) for raw in catalog.hierarchy_ids}
     found = {
-        h.id: h
-        for h in repo.hierarchies_by_ids(session, principal.visible_scopes, [p for p in parsed.values() if p])
+        h.id: h for h in repo.hierarchies_by_ids(session, principal.visible_scopes, [p for p in parsed.values() if p])
     }
     missing = [raw for raw, pid in parsed.items() if pid is None or pid not in found]
     if missing:
         raise MissingReferences("the catalog names hierarchies that no longer exist", missing)
     return [found[pid] for pid in parsed.values() if pid is not None]
+
+
+def _pricebooks_in_order(session: Session, principal: Principal, catalog: Catalog) -> list[Pricebook]:
+    """The catalog's price books, highest priority first; one deleted since → 422 (§9.5)."""
+    entries = _pricebook_stack(catalog) or []
+    parsed = {entry["id"]: parse_id(entry["id"]) for entry in entries}
+    found = {
+        b.id: b for b in repo.pricebooks_by_ids(session, principal.visible_scopes, [p for p in parsed.values() if p])
+    }
+    missing = [raw for raw, pid in parsed.items() if pid is None or pid not in found]
+    if missing:
+        raise MissingReferences("the catalog names price books that no longer exist", missing)
+    return [found[pid] for pid in parsed.values() if pid is not None]
+
+
+def _winning_prices(session: Session, stack: list[Pricebook], skus: list[str], codes: set[str]) -> dict[str, bytes]:
+    """§9.6.1: per sku, the whole price of the first book in the stack that prices it, without the
+    currencies the release does not carry and without bundle-only sales."""
+    if not stack or not skus:
+        return {}
+    rank = {book.pk: position for position, book in enumerate(stack)}
+    book_ids = {book.pk: str(book.id) for book in stack}
+    best: dict[str, tuple[int, Any, Any]] = {}
+    for pricebook_pk, sku, base, sales in repo.prices_for(session, list(rank), skus):
+        current = best.get(sku)
+        if current is None or rank[pricebook_pk] < current[0]:
+            best[sku] = (rank[pricebook_pk], base, sales)
+    result: dict[str, bytes] = {}
+    for sku, (position, base, sales) in best.items():
+        kept_base = {code: entry for code, entry in base.items() if code in codes}
+        if not kept_base:
+            continue
+        kept_sales = {}
+        for sale_id, sale in (sales or {}).items():
+            if sale.get("bundle_ids"):
+                continue
+            sale_currencies = {code: entry for code, entry in sale["currencies"].items() if code in kept_base}
+            if sale_currencies:
+                kept_sales[sale_id] = {**sale, "currencies": sale_currencies}
+        price: dict[str, Any] = {"pricebook_id": book_ids[stack[position].pk], "currencies": kept_base}
+        if kept_sales:
+            price["sales"] = kept_sales
+        result[sku] = orjson.dumps(price)
+    return result
 
 
 def _pricebook_stack(catalog: Catalog) -> list[dict[str, Any]] | None:
@@ -408,9 +460,7 @@ def _node_rows(
                     "parent": {
                         "data": {"type": "node" if parent else "hierarchy", "id": parent_id},
                         "links": {
-                            "related": f"{base}/nodes/{parent_id}"
-                            if parent
-                            else f"{base}/hierarchies/{parent_id}"
+                            "related": f"{base}/nodes/{parent_id}" if parent else f"{base}/hierarchies/{parent_id}"
                         },
                     },
                 },
@@ -495,7 +545,5 @@ def _delta(session: Session, previous: Release | None, release: Release, full: b
         for pid, at in current.items()
         if before.get(pid) != at
     ]
-    entries += [
-        {"delta_type": "delete", "id": str(pid), "type": "product"} for pid in before if pid not in current
-    ]
+    entries += [{"delta_type": "delete", "id": str(pid), "type": "product"} for pid in before if pid not in current]
     return orjson.dumps(entries)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 import orjson
 from sqlalchemy import ColumnElement
@@ -14,9 +16,11 @@ from assortment.db.filters import FilterField
 from assortment.db.models import Catalog, Release
 from assortment.db.repositories import releases as repo
 from assortment.db.repositories.common import AnySelect
+from assortment.db.types import utcnow
 from assortment.domain.catalogs import CatalogService
 from assortment.domain.filters import Term
 from assortment.domain.paging import Page, Paging
+from assortment.domain.price_rules import DEFAULT_CURRENCY, CurrencyFormat, next_boundary, price_fields
 from assortment.domain.products import parse_id
 from assortment.domain.tenancy import Principal
 from assortment.errors import NotFound
@@ -30,17 +34,73 @@ class ReleaseRef:
     release: Release
 
 
-def mark_curated(document: bytes) -> bytes:
-    """Node products show `attributes.curated_product: true` on curated entries."""
+@dataclass(frozen=True, slots=True)
+class Pricing:
+    """How prices are shown to this request: in which currency, at which instant."""
+
+    display: CurrencyFormat
+    now: datetime
+
+
+def display_currency(release: Release, requested: str | None) -> CurrencyFormat:
+    """§9.6.3: the requested code when the release has it, else the release's default currency."""
+    snapshot = release.currencies or [{**DEFAULT_CURRENCY.as_dict(), "default": True}]
+    by_code = {c["code"]: c for c in snapshot}
+    chosen = by_code.get((requested or "").strip().upper())
+    if chosen is None:
+        chosen = next((c for c in snapshot if c.get("default")), snapshot[0])
+    return CurrencyFormat(
+        code=chosen["code"],
+        format=chosen["format"],
+        decimal_point=chosen["decimal_point"],
+        thousand_separator=chosen["thousand_separator"],
+        decimal_places=chosen["decimal_places"],
+    )
+
+
+def render_product_row(document: bytes, price: bytes | None, curated: bool, pricing: Pricing | None) -> bytes:
+    """A stored product document, with its price fields (computed now) and the curated mark added."""
+    if price is None and not curated:
+        return document
     parsed = orjson.loads(document)
-    parsed["attributes"]["curated_product"] = True
+    if curated:
+        parsed["attributes"]["curated_product"] = True
+    if price is not None and pricing is not None:
+        attributes, meta = price_fields(orjson.loads(price), pricing.display, pricing.now)
+        parsed["attributes"].update(attributes)
+        parsed["meta"].update(meta)
     return orjson.dumps(parsed)
+
+
+def price_changes_at(rows: Sequence[tuple[bytes, bytes | None, bool]], now: datetime) -> datetime | None:
+    """The next instant at which one of these products' active sale may change."""
+    boundaries = [
+        moment
+        for _, price, _ in rows
+        if price is not None
+        for moment in [next_boundary(orjson.loads(price).get("sales"), now)]
+        if moment is not None
+    ]
+    return min(boundaries) if boundaries else None
 
 
 @dataclass
 class ReleaseService:
     session: Session
     principal: Principal
+    currency: str | None = None  # the display currency the request asks for
+    # Set by product reads: when the prices they showed may next change (a sale starting or ending).
+    valid_until: datetime | None = None
+
+    def pricing(self, ref: ReleaseRef) -> Pricing:
+        return Pricing(display_currency(ref.release, self.currency), utcnow())
+
+    def _products(self, ref: ReleaseRef, query: AnySelect, paging: Paging) -> Page[bytes]:
+        rows, total = repo.page_of(self.session, query, paging.limit, paging.offset)
+        pricing = self.pricing(ref)
+        typed = [(row[0], row[1], bool(row[2])) for row in rows]
+        self.valid_until = price_changes_at(typed, pricing.now)
+        return Page([render_product_row(doc, price, curated, pricing) for doc, price, curated in typed], total, paging)
 
     def resolve(self, catalog_id: str, release_id: str) -> ReleaseRef:
         catalog = CatalogService(self.session, self.principal).get(catalog_id)
@@ -114,14 +174,16 @@ class ReleaseService:
 
     def products(self, ref: ReleaseRef, terms: tuple[Term, ...] | None, paging: Paging) -> Page[bytes]:
         where = _where(terms, repo.RELEASE_PRODUCT_FILTERS)
-        return self._page(repo.products_query(ref.release.pk, where), paging)
+        return self._products(ref, repo.products_query(ref.release.pk, where), paging)
 
     def product(self, ref: ReleaseRef, product_id: str) -> bytes:
         parsed = parse_id(product_id)
-        document = None if parsed is None else repo.product_document(self.session, ref.release.pk, parsed)
-        if document is None:
+        row = None if parsed is None else repo.product_row(self.session, ref.release.pk, parsed)
+        if row is None:
             raise NotFound(f"product {product_id} is not in this release")
-        return document
+        pricing = self.pricing(ref)
+        self.valid_until = price_changes_at([(row[0], row[1], False)], pricing.now)
+        return render_product_row(row[0], row[1], False, pricing)
 
     def node_products(
         self, ref: ReleaseRef, node_id: str, terms: tuple[Term, ...] | None, paging: Paging
@@ -129,30 +191,22 @@ class ReleaseService:
         """Seed 003: live products of the node, curated ones first (marked), then newest first."""
         self.node(ref, node_id)
         where = _where(terms, repo.RELEASE_PRODUCT_FILTERS)
-        rows, total = repo.page_of(
-            self.session,
-            repo.node_products_query(ref.release.pk, uuid.UUID(node_id), where),
-            paging.limit,
-            paging.offset,
-        )
-        documents = [mark_curated(doc) if curated else doc for doc, curated in rows]
-        return Page(documents, total, paging)
+        return self._products(ref, repo.node_products_query(ref.release.pk, uuid.UUID(node_id), where), paging)
 
     def hierarchy_products(
         self, ref: ReleaseRef, hierarchy_id: str, terms: tuple[Term, ...] | None, paging: Paging
     ) -> Page[bytes]:
         self.hierarchy(ref, hierarchy_id)
         where = _where(terms, repo.RELEASE_PRODUCT_FILTERS)
-        return self._page(
-            repo.hierarchy_products_query(ref.release.pk, uuid.UUID(hierarchy_id), where), paging
-        )
+        query = repo.hierarchy_products_query(ref.release.pk, uuid.UUID(hierarchy_id), where)
+        return self._products(ref, query, paging)
 
     def related_products(
         self, ref: ReleaseRef, product_id: str, slug: str, terms: tuple[Term, ...] | None, paging: Paging
     ) -> Page[bytes]:
         self.product(ref, product_id)
         where = _where(terms, repo.RELEASE_PRODUCT_FILTERS)
-        return self._page(repo.related_query(ref.release.pk, uuid.UUID(product_id), slug, where), paging)
+        return self._products(ref, repo.related_query(ref.release.pk, uuid.UUID(product_id), slug, where), paging)
 
     def _page(self, query: AnySelect, paging: Paging) -> Page[bytes]:
         rows, total = repo.page_of(self.session, query, paging.limit, paging.offset)

@@ -7,7 +7,7 @@ from collections.abc import Collection, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, insert, select
+from sqlalchemy import ColumnElement, delete, func, insert, literal, select
 from sqlalchemy.orm import Session
 
 from assortment.db.filters import FilterField, Kind, allow
@@ -17,6 +17,8 @@ from assortment.db.models import (
     Hierarchy,
     Node,
     NodeProduct,
+    Price,
+    Pricebook,
     Product,
     ProductRelationshipSlot,
     Release,
@@ -52,14 +54,10 @@ RELEASE_PRODUCT_FILTERS: dict[str, FilterField] = {
 # --- building ----------------------------------------------------------------------------------------
 
 
-def hierarchies_by_ids(
-    session: Session, scopes: Sequence[uuid.UUID], ids: Collection[uuid.UUID]
-) -> list[Hierarchy]:
+def hierarchies_by_ids(session: Session, scopes: Sequence[uuid.UUID], ids: Collection[uuid.UUID]) -> list[Hierarchy]:
     if not ids:
         return []
-    return list(
-        session.scalars(select(Hierarchy).where(Hierarchy.id.in_(list(ids)), Hierarchy.scope_id.in_(scopes)))
-    )
+    return list(session.scalars(select(Hierarchy).where(Hierarchy.id.in_(list(ids)), Hierarchy.scope_id.in_(scopes))))
 
 
 def nodes_of_hierarchies(session: Session, hierarchy_pks: Collection[int]) -> list[Node]:
@@ -81,9 +79,7 @@ def live_links(session: Session, node_pks: Collection[int]) -> list[tuple[int, i
     return [(n, p, at) for n, p, at in session.execute(query)]
 
 
-def product_order_keys(
-    session: Session, product_pks: Collection[int]
-) -> list[tuple[int, uuid.UUID, datetime]]:
+def product_order_keys(session: Session, product_pks: Collection[int]) -> list[tuple[int, uuid.UUID, datetime]]:
     """(pk, id, updated_at) of the products, in chunks so the statement stays small."""
     result: list[tuple[int, uuid.UUID, datetime]] = []
     for chunk in chunks(sorted(product_pks), 5000):
@@ -115,9 +111,7 @@ def attached_slugs(session: Session, product_pks: Collection[int]) -> dict[int, 
     return result
 
 
-def active_associations(
-    session: Session, source_pks: Collection[int]
-) -> list[tuple[int, str, int, int | None, int]]:
+def active_associations(session: Session, source_pks: Collection[int]) -> list[tuple[int, str, int, int | None, int]]:
     """(source pk, slug, target pk, sort_order, pk) of active associations from the sources."""
     result: list[tuple[int, str, int, int | None, int]] = []
     for chunk in chunks(sorted(source_pks), 5000):
@@ -146,11 +140,25 @@ def chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
         yield items[start : start + size]
 
 
-def release_product_versions(session: Session, release_pk: int) -> dict[uuid.UUID, datetime]:
-    query = select(ReleaseProduct.product_id, ReleaseProduct.updated_at).where(
-        ReleaseProduct.release_pk == release_pk
+def pricebooks_by_ids(session: Session, scopes: Sequence[uuid.UUID], ids: Collection[uuid.UUID]) -> list[Pricebook]:
+    if not ids:
+        return []
+    return list(session.scalars(select(Pricebook).where(Pricebook.id.in_(list(ids)), Pricebook.scope_id.in_(scopes))))
+
+
+def prices_for(
+    session: Session, pricebook_pks: Collection[int], skus: Sequence[str]
+) -> list[tuple[int, str, Any, Any]]:
+    """(price book pk, sku, currencies, sales) of every price of those books for those skus."""
+    query = select(Price.pricebook_pk, Price.sku, Price.currencies, Price.sales).where(
+        Price.pricebook_pk.in_(list(pricebook_pks)), Price.sku.in_(list(skus))
     )
-    return dict(session.execute(query).tuples().all())
+    return [(pk, sku, base, sales) for pk, sku, base, sales in session.execute(query)]
+
+
+def release_product_versions(session: Session, release_pk: int) -> dict[uuid.UUID, datetime]:
+    query = select(ReleaseProduct.product_id, ReleaseProduct.updated_at).where(ReleaseProduct.release_pk == release_pk)
+    return {pid: at for pid, at in session.execute(query)}
 
 
 # --- releases --------------------------------------------------------------------------------------------
@@ -179,9 +187,7 @@ def list_releases(session: Session, catalog_pk: int, limit: int, offset: int) ->
 
 
 def releases_beyond(session: Session, catalog_pk: int, keep: int) -> list[int]:
-    query = (
-        select(Release.pk).where(Release.catalog_pk == catalog_pk).order_by(Release.pk.desc()).offset(keep)
-    )
+    query = select(Release.pk).where(Release.catalog_pk == catalog_pk).order_by(Release.pk.desc()).offset(keep)
     return [pk for (pk,) in session.execute(query)]
 
 
@@ -242,14 +248,12 @@ def nodes_query(
 
 
 def node_document(session: Session, release_pk: int, node_id: uuid.UUID) -> bytes | None:
-    query = select(ReleaseNode.document).where(
-        ReleaseNode.release_pk == release_pk, ReleaseNode.node_id == node_id
-    )
+    query = select(ReleaseNode.document).where(ReleaseNode.release_pk == release_pk, ReleaseNode.node_id == node_id)
     return session.scalar(query)
 
 
 def products_query(release_pk: int, where: ColumnElement[bool] | None) -> AnySelect:
-    query = select(ReleaseProduct.document, ReleaseProduct.product_id).where(
+    query = select(ReleaseProduct.document, ReleaseProduct.price, literal(False)).where(
         ReleaseProduct.release_pk == release_pk
     )
     if where is not None:
@@ -257,18 +261,18 @@ def products_query(release_pk: int, where: ColumnElement[bool] | None) -> AnySel
     return query.order_by(ReleaseProduct.position)
 
 
-def product_document(session: Session, release_pk: int, product_id: uuid.UUID) -> bytes | None:
-    query = select(ReleaseProduct.document).where(
+def product_row(session: Session, release_pk: int, product_id: uuid.UUID) -> tuple[bytes, bytes | None] | None:
+    """A product's stored document and price."""
+    query = select(ReleaseProduct.document, ReleaseProduct.price).where(
         ReleaseProduct.release_pk == release_pk, ReleaseProduct.product_id == product_id
     )
-    return session.scalar(query)
+    row = session.execute(query).first()
+    return None if row is None else (row[0], row[1])
 
 
-def node_products_query(
-    release_pk: int, node_id: uuid.UUID, where: ColumnElement[bool] | None
-) -> AnySelect:
+def node_products_query(release_pk: int, node_id: uuid.UUID, where: ColumnElement[bool] | None) -> AnySelect:
     query = (
-        select(ReleaseProduct.document, ReleaseNodeProduct.curated)
+        select(ReleaseProduct.document, ReleaseProduct.price, ReleaseNodeProduct.curated)
         .join(
             ReleaseProduct,
             (ReleaseProduct.release_pk == ReleaseNodeProduct.release_pk)
@@ -281,9 +285,7 @@ def node_products_query(
     return query.order_by(ReleaseNodeProduct.position)
 
 
-def hierarchy_products_query(
-    release_pk: int, hierarchy_id: uuid.UUID, where: ColumnElement[bool] | None
-) -> AnySelect:
+def hierarchy_products_query(release_pk: int, hierarchy_id: uuid.UUID, where: ColumnElement[bool] | None) -> AnySelect:
     in_hierarchy = (
         select(ReleaseNodeProduct.product_id)
         .join(
@@ -293,7 +295,7 @@ def hierarchy_products_query(
         )
         .where(ReleaseNodeProduct.release_pk == release_pk, ReleaseNode.hierarchy_id == hierarchy_id)
     )
-    query = select(ReleaseProduct.document, ReleaseProduct.product_id).where(
+    query = select(ReleaseProduct.document, ReleaseProduct.price, literal(False)).where(
         ReleaseProduct.release_pk == release_pk, ReleaseProduct.product_id.in_(in_hierarchy)
     )
     if where is not None:
@@ -301,11 +303,9 @@ def hierarchy_products_query(
     return query.order_by(ReleaseProduct.position)
 
 
-def related_query(
-    release_pk: int, source_id: uuid.UUID, slug: str, where: ColumnElement[bool] | None
-) -> AnySelect:
+def related_query(release_pk: int, source_id: uuid.UUID, slug: str, where: ColumnElement[bool] | None) -> AnySelect:
     query = (
-        select(ReleaseProduct.document, ReleaseProduct.product_id)
+        select(ReleaseProduct.document, ReleaseProduct.price, literal(False))
         .join(
             ReleaseRelated,
             (ReleaseRelated.release_pk == ReleaseProduct.release_pk)
