@@ -18,6 +18,7 @@ from assortment.db.engine import begin_write, make_engine, make_session_factory
 from assortment.db.migrate import upgrade
 from assortment.db.models import ApiKey
 from assortment.domain import auth
+from assortment.domain.bulk_load import ImportReport
 from assortment.errors import DomainError
 
 app = typer.Typer(help="Assortment: a self-hostable product experience manager.", no_args_is_help=True)
@@ -26,11 +27,13 @@ stores_app = typer.Typer(help="Stores (tenants).", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
 products_app = typer.Typer(help="Products.", no_args_is_help=True)
 catalogs_app = typer.Typer(help="Catalogs.", no_args_is_help=True)
+prices_app = typer.Typer(help="Prices.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(stores_app, name="stores")
 app.add_typer(keys_app, name="keys")
 app.add_typer(products_app, name="products")
 app.add_typer(catalogs_app, name="catalogs")
+app.add_typer(prices_app, name="prices")
 
 err = Console(stderr=True)
 
@@ -71,9 +74,7 @@ def stores_create(
 @keys_app.command("create")
 def keys_create(
     name: Annotated[str, typer.Option("--name", help="Key name")],
-    store: Annotated[
-        str | None, typer.Option("--store", help="Store id (default: the default store)")
-    ] = None,
+    store: Annotated[str | None, typer.Option("--store", help="Store id (default: the default store)")] = None,
     organization: Annotated[bool, typer.Option("--organization", help="An organization key")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
@@ -108,12 +109,8 @@ def keys_create(
 
 @products_app.command("import")
 def products_import(
-    file: Annotated[
-        Path, typer.Argument(help="JSON lines (.jsonl/.ndjson/.json) or CSV (.csv) file", exists=True)
-    ],
-    store: Annotated[
-        str | None, typer.Option("--store", help="Store id (default: the default store)")
-    ] = None,
+    file: Annotated[Path, typer.Argument(help="JSON lines (.jsonl/.ndjson/.json) or CSV (.csv) file", exists=True)],
+    store: Annotated[str | None, typer.Option("--store", help="Store id (default: the default store)")] = None,
     organization: Annotated[bool, typer.Option("--organization", help="Load organization products")] = False,
     batch_size: Annotated[int, typer.Option(help="Rows per transaction")] = 5000,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar")] = False,
@@ -135,25 +132,57 @@ def products_import(
         )
     except (DomainError, ValueError) as exc:
         raise _fail(str(getattr(exc, "detail", None) or exc)) from exc
-    # One line per bad row, never wrapped to the terminal width, so the report can be grepped.
+    _print_report(report, "products")
+
+
+def _print_report(report: ImportReport, what: str) -> None:
+    """One line per bad row, never wrapped to the terminal width, so the report can be grepped; exit 2
+    when some rows were bad."""
     for line, message in report.errors[:200]:
         err.print(f"line {line}: {message}", markup=False, highlight=False, soft_wrap=True)
     if len(report.errors) > 200:
         err.print(f"… and {len(report.errors) - 200} more bad rows", soft_wrap=True)
     err.print(
-        f"imported {report.imported} products, {len(report.errors)} bad rows, in {report.seconds:.1f} s",
+        f"imported {report.imported} {what}, {len(report.errors)} bad rows, in {report.seconds:.1f} s",
         soft_wrap=True,
     )
     if report.errors:
         raise typer.Exit(code=2)
 
 
+@prices_app.command("import")
+def prices_import(
+    file: Annotated[Path, typer.Argument(help="JSON lines (.jsonl/.ndjson) or CSV (.csv) file", exists=True)],
+    pricebook: Annotated[str, typer.Option("--pricebook", help="Price book id")],
+    store: Annotated[str | None, typer.Option("--store", help="Store id (default: the default store)")] = None,
+    organization: Annotated[bool, typer.Option("--organization", help="An organization price book")] = False,
+    batch_size: Annotated[int, typer.Option(help="Rows per transaction")] = 5000,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar")] = False,
+) -> None:
+    """Load prices into a price book, checking every row like the API does; bad rows are reported."""
+    from assortment.domain.price_import import import_prices
+
+    sessions = make_session_factory(make_engine(Settings()))
+    try:
+        report = import_prices(
+            sessions,
+            file,
+            pricebook,
+            store_id=uuid.UUID(store) if store else None,
+            organization=organization,
+            batch_size=batch_size,
+            progress=not quiet,
+            console=err,
+        )
+    except (DomainError, ValueError) as exc:
+        raise _fail(str(getattr(exc, "detail", None) or exc)) from exc
+    _print_report(report, "prices")
+
+
 @catalogs_app.command("publish")
 def catalogs_publish(
     catalog_id: Annotated[str, typer.Argument(help="Catalog id")],
-    store: Annotated[
-        str | None, typer.Option("--store", help="Store id (default: the default store)")
-    ] = None,
+    store: Annotated[str | None, typer.Option("--store", help="Store id (default: the default store)")] = None,
     organization: Annotated[bool, typer.Option("--organization", help="An organization catalog")] = False,
     full_delta: Annotated[bool, typer.Option("--full-delta", help="List every product in the delta")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar")] = False,
@@ -189,9 +218,7 @@ def catalogs_publish(
                         tasks[stage] = bar.add_task(stage, total=max(total, 1))
                     bar.update(tasks[stage], completed=done, total=max(total, 1))
 
-                release = publish(
-                    session, principal, catalog_id, export_full_delta=full_delta, progress=progress
-                )
+                release = publish(session, principal, catalog_id, export_full_delta=full_delta, progress=progress)
                 session.commit()
     except DomainError as exc:
         raise _fail(str(exc.detail)) from exc
@@ -207,9 +234,7 @@ def catalogs_publish(
     if as_json:
         typer.echo(json.dumps(summary))
     else:
-        err.print(
-            f"published release {release.id}: {release.total_products} products, {release.total_nodes} nodes"
-        )
+        err.print(f"published release {release.id}: {release.total_products} products, {release.total_nodes} nodes")
 
 
 @app.command("serve")

@@ -43,7 +43,7 @@ PRICEBOOK_FILTERS: dict[str, FilterField] = {
 }
 
 
-def _digest(value: str | None) -> str | None:
+def digest(value: str | None) -> str | None:
     return None if value is None else hashlib.sha256(value.encode()).hexdigest()
 
 
@@ -51,7 +51,7 @@ PRICE_FILTERS: dict[str, FilterField] = {
     "id": allow(Price.id, Kind.UUID, "eq in"),
     "sku": allow(Price.sku, Kind.STRING, "eq in like"),
     "external_ref": allow(
-        Price.external_ref, Kind.STRING, "eq in like", eq=lambda v: Price.external_ref_digest == _digest(v)
+        Price.external_ref, Kind.STRING, "eq in like", eq=lambda v: Price.external_ref_digest == digest(v)
     ),
     "created_at": allow(Price.created_at, Kind.DATETIME, "gt ge lt le"),
     "updated_at": allow(Price.updated_at, Kind.DATETIME, "gt ge lt le"),
@@ -296,7 +296,7 @@ class PricebookService:
                 if value is not None and (not isinstance(value, str) or len(value) > 2048):
                     raise ValidationFailed(f"data.attributes.{name}: must be a string of at most 2048 characters")
                 setattr(book, name, value)
-        book.external_ref_digest = _digest(book.external_ref)
+        book.external_ref_digest = digest(book.external_ref)
 
     def _flush_unique(self, book: Pricebook) -> None:
         same = Pricebook.name == book.name
@@ -456,4 +456,4 @@ def _assign_price(price: Price, values: dict[str, Any]) -> None:
     for name in ("admin_attributes", "shopper_attributes"):
         if name in values:
             setattr(price, name, merge_custom_attributes(getattr(price, name), values[name]))
-    price.external_ref_digest = _digest(price.external_ref)
+    price.external_ref_digest = digest(price.external_ref)
