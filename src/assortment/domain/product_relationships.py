@@ -5,10 +5,12 @@ pairs behave exactly as in the PXM dialect."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import pydantic
 from sqlalchemy import ColumnElement
 from sqlalchemy.orm import Session
 
@@ -64,6 +66,46 @@ def code_of(definition: CustomRelationship) -> str:
     return definition.slug[len(prefix) :] if definition.slug.startswith(prefix) else definition.slug
 
 
+V2_NAMES = {"name": "name", "slug": "code"}  # PXM attribute → v2 relationship field
+
+
+@contextmanager
+def _in_v2_terms() -> Iterator[None]:
+    """Report a relationship type the PXM rules refuse in the v2 dialect's terms: 422 on
+    `relationship[code]` rather than `data.attributes.slug`, and never a 500 for a value the request
+    model refuses (a code with spaces, an empty name)."""
+    try:
+        yield
+    except pydantic.ValidationError as exc:
+        problem = exc.errors()[0]
+        where = str(problem["loc"][0]) if problem["loc"] else ""
+        label = f"relationship[{V2_NAMES[where]}]" if where in V2_NAMES else "relationship"
+        raise ValidationFailed(f"{label}: {problem['msg']}") from exc
+    except ValidationFailed as exc:
+        detail = exc.detail or ""
+        for pxm, v2 in V2_NAMES.items():
+            prefix = f"data.attributes.{pxm}:"
+            if detail.startswith(prefix):
+                raise ValidationFailed(f"relationship[{v2}]:{detail[len(prefix) :]}", meta=exc.meta) from exc
+        raise
+
+
+@dataclass
+class _PinnedRelationships(CustomRelationshipService):
+    """The PXM service with its slug lookup pinned to one definition.
+
+    A v2 integer id names exactly one definition, but the PXM service finds definitions by slug and
+    prefers the caller's own over an organization one with the same slug: without the pin, a link
+    under an organization definition would be written (or deleted) under the store's namesake."""
+
+    definition: CustomRelationship | None = None
+
+    def get_definition(self, slug: str) -> CustomRelationship:
+        if self.definition is not None and rules.with_prefix(slug) == self.definition.slug:
+            return self.definition
+        return super().get_definition(slug)
+
+
 @dataclass
 class ProductRelationshipService:
     session: Session
@@ -72,6 +114,10 @@ class ProductRelationshipService:
     @property
     def _relationships(self) -> CustomRelationshipService:
         return CustomRelationshipService(self.session, self.principal)
+
+    def _relationships_of(self, definition: CustomRelationship) -> CustomRelationshipService:
+        """The PXM service acting on this very definition (see _PinnedRelationships)."""
+        return _PinnedRelationships(self.session, self.principal, definition)
 
     # --- product relationships ---------------------------------------------------------------------
 
@@ -84,7 +130,7 @@ class ProductRelationshipService:
         attributes = (
             AssociationAttributes(sort_order=request.sort_order) if "sort_order" in request.sent else None
         )
-        outcome = self._relationships.associate(
+        outcome = self._relationships_of(definition).associate(
             str(parent.id),
             definition.slug,
             [AssociationItem(type="product", id=str(child.id), attributes=attributes)],
@@ -160,7 +206,7 @@ class ProductRelationshipService:
         edge = self.get(pk)
         parent, child = self._products(edge)
         definition = self._definition(edge.relationship_pk)
-        self._relationships.dissociate(str(parent.id), definition.slug, [str(child.id)])
+        self._relationships_of(definition).dissociate(str(parent.id), definition.slug, [str(child.id)])
 
     def describe(self, edges: Sequence[Association]) -> list[LinkView]:
         products = repo.products_by_pk(
@@ -175,7 +221,9 @@ class ProductRelationshipService:
     # --- relationship types -------------------------------------------------------------------------
 
     def create_type(self, name: str | None, code: str | None) -> CustomRelationship:
-        return self._relationships.create_definition(CustomRelationshipAttributes(name=name, slug=code))
+        with _in_v2_terms():
+            attributes = CustomRelationshipAttributes(name=name, slug=code)
+            return self._relationships.create_definition(attributes)
 
     def get_type(self, pk: int) -> CustomRelationship:
         definition = repo.definition_by_pk(self.session, self.principal.visible_scopes, pk)
@@ -192,15 +240,20 @@ class ProductRelationshipService:
         self, pk: int, name: str | None, code: str | None, sent: frozenset[str]
     ) -> CustomRelationship:
         definition = self.get_type(pk)
-        attributes = (
-            CustomRelationshipAttributes(name=name) if "name" in sent else CustomRelationshipAttributes()
-        )
+        self.principal.check_can_modify(definition.scope_id)
         if code is not None and rules.with_prefix(code) != definition.slug:
             raise ValidationFailed("relationship[code]: the code of a relationship cannot change")
-        return self._relationships.update_definition(definition.slug, str(definition.id), attributes)
+        with _in_v2_terms():
+            attributes = (
+                CustomRelationshipAttributes(name=name) if "name" in sent else CustomRelationshipAttributes()
+            )
+            return self._relationships_of(definition).update_definition(
+                definition.slug, str(definition.id), attributes
+            )
 
     def delete_type(self, pk: int) -> None:
-        self._relationships.delete_definition(self.get_type(pk).slug)
+        definition = self.get_type(pk)
+        self._relationships_of(definition).delete_definition(definition.slug)
 
     # --- resolution ---------------------------------------------------------------------------------
 

@@ -115,6 +115,8 @@ def _string(name: str, value: Any) -> str | None:
         return None
     if not isinstance(value, str):
         raise ValidationFailed(f"product_relationship[{name}]: must be a String")
+    if "\x00" in value:  # PostgreSQL cannot even compare with one
+        raise ValidationFailed(f"product_relationship[{name}]: must not contain NUL characters")
     return value
 
 
@@ -182,6 +184,13 @@ def _path_id(raw: str, what: str) -> int:
     return int(raw)
 
 
+def _filter_id(raw: str) -> int:
+    """An id in the query: a bad one is a bad parameter (422), not a missing resource (404)."""
+    if not raw.isdigit() or len(raw) > 9:
+        raise ValidationFailed("id: must be a positive Integer")
+    return int(raw)
+
+
 # --- product relationships -------------------------------------------------------------------------
 
 
@@ -197,7 +206,7 @@ async def create_link(request: Request, session: SessionDep, principal: AdminDep
 def list_links(request: Request, session: SessionDep, principal: AdminDep) -> Response:
     page, per_page = _page_params(request)
     params = request.query_params
-    ids = [_path_id(part, "id") for part in params.get("id", "").split(",") if part] if "id" in params else []
+    ids = [_filter_id(part) for part in params.get("id", "").split(",") if part] if "id" in params else []
     status = params.get("status")
     if status is not None and status not in STATUSES:
         raise ValidationFailed("status: must be one of: inactive, active")
@@ -258,6 +267,8 @@ def _type_fields(body: Any) -> tuple[str | None, str | None, frozenset[str]]:
     for label, value in (("name", name), ("code", code)):
         if value is not None and not isinstance(value, str):
             raise ValidationFailed(f"relationship[{label}]: must be a String")
+        if value is not None and "\x00" in value:
+            raise ValidationFailed(f"relationship[{label}]: must not contain NUL characters")
     return name, code, frozenset(k for k in inner if k in ("name", "code"))
 
 
