@@ -9,7 +9,8 @@ requests; a lock that cannot be had in time is reported as 409 write conflict de
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -77,9 +78,7 @@ class CustomRelationshipService:
         if len(slug) > 255:
             raise ValidationFailed("data.attributes.slug: String should have at most 255 characters")
         if repo.slug_taken(self.session, self.principal.scope_id, slug):
-            raise ValidationFailed(
-                f"data.attributes.slug: {slug} is already used by another custom relationship"
-            )
+            raise ValidationFailed(f"data.attributes.slug: {slug} is already used by another custom relationship")
         now = utcnow()
         definition = CustomRelationship(
             id=uuid.uuid4(),
@@ -109,14 +108,11 @@ class CustomRelationshipService:
     ) -> CustomRelationship:
         definition = self.get_definition(slug)
         self.principal.check_can_modify(definition.scope_id)
+        definition = self._lock_definition(definition, exclusive=True)
         if body_id not in (str(definition.id), definition.slug):
             raise ValidationFailed("data.id: must be the id of the custom relationship in the path")
         sent = attributes.model_fields_set
-        if (
-            "slug" in sent
-            and attributes.slug is not None
-            and rules.with_prefix(attributes.slug) != definition.slug
-        ):
+        if "slug" in sent and attributes.slug is not None and rules.with_prefix(attributes.slug) != definition.slug:
             raise ValidationFailed("data.attributes.slug: the slug of a custom relationship cannot change")
         for name in ("name", "bi_directional"):
             if name in sent and getattr(attributes, name) is None:
@@ -149,11 +145,13 @@ class CustomRelationshipService:
     def delete_definition(self, slug: str) -> None:
         definition = self.get_definition(slug)
         self.principal.check_can_modify(definition.scope_id)
-        if repo.is_attached_anywhere(self.session, definition.pk) or repo.has_associations(
-            self.session, definition.pk
-        ):
+        definition = self._lock_definition(definition, exclusive=True)
+        if repo.is_attached_anywhere(self.session, definition.pk) or repo.has_associations(self.session, definition.pk):
             raise BadRequest(IN_USE)
-        repo.delete_definition(self.session, definition)
+        try:
+            repo.delete_definition(self.session, definition)
+        except IntegrityError as exc:  # attached by a concurrent request after all
+            raise BadRequest(IN_USE) from exc
 
     # --- attaching definitions to products ---
 
@@ -164,15 +162,17 @@ class CustomRelationshipService:
 
     def attached(self, product_id: str, paging: Paging) -> Page[CustomRelationship]:
         product = ProductService(self.session, self.principal).get(product_id)
-        items, total = repo.attached_page(self.session, product.pk, paging.limit, paging.offset)
+        items, total = repo.attached_page(
+            self.session, self.principal.visible_scopes, product.pk, paging.limit, paging.offset
+        )
         return Page(items, total, paging)
 
     def attach(self, product_id: str, slugs: Sequence[str]) -> Product:
         """Attach definitions to a product; more than five in all is refused and nothing is attached."""
         product = self._writable_product(product_id)
-        self._lock([product.pk])
+        self._lock_product(product)
         wanted = list(dict.fromkeys(rules.with_prefix(s) for s in slugs))
-        found = repo.definitions_by_slugs(self.session, self.principal.visible_scopes, wanted)
+        found = self._lock_definitions(repo.definitions_by_slugs(self.session, self.principal.visible_scopes, wanted))
         missing = [s for s in wanted if s not in found]
         if missing:
             raise MissingReferences("custom relationships must exist", missing)
@@ -180,24 +180,26 @@ class CustomRelationshipService:
         adding = [found[s].pk for s in wanted if found[s].pk not in current]
         rules.check_relationship_count(len(current), len(adding))
         now = utcnow()
-        for relationship_pk in adding:
-            repo.attach(self.session, [product.pk], relationship_pk, now)
-        self._flush()
+        with self._conflicts():
+            for relationship_pk in adding:
+                repo.attach(self.session, [product.pk], relationship_pk, now)
+            self.session.flush()
         return product
 
     def detach(self, product_id: str, slugs: Sequence[str]) -> None:
         """Detach definitions, and the product's associations under them (both ways if bi-directional)."""
         product = self._writable_product(product_id)
-        self._lock([product.pk])
-        found = repo.definitions_by_slugs(
-            self.session, self.principal.visible_scopes, [rules.with_prefix(s) for s in slugs]
-        )
-        for definition in found.values():
-            repo.delete_edges(
-                self.session, product.pk, [definition.pk], None, both_ways=definition.bi_directional
+        self._lock_product(product)
+        found = self._lock_definitions(
+            repo.definitions_by_slugs(
+                self.session, self.principal.visible_scopes, [rules.with_prefix(s) for s in slugs]
             )
-        repo.detach(self.session, product.pk, [d.pk for d in found.values()])
-        self._flush()
+        )
+        with self._conflicts():
+            for definition in found.values():
+                repo.delete_edges(self.session, product.pk, [definition.pk], None, both_ways=definition.bi_directional)
+            repo.detach(self.session, product.pk, [d.pk for d in found.values()])
+            self.session.flush()
 
     # --- associations ---
 
@@ -212,7 +214,12 @@ class CustomRelationshipService:
             if item.attributes is not None and "sort_order" in item.attributes.model_fields_set:
                 sort_orders[item.id] = (True, item.attributes.sort_order)
         candidates = self._visible_products(requested)
-        self._lock([source.pk, *(p.pk for p in candidates.values())])
+        locked = self._lock([source.pk, *(p.pk for p in candidates.values())])
+        if source.pk not in locked:
+            raise NotFound(f"product {product_id} not found")
+        # A target deleted by a request that committed meanwhile is not found.
+        candidates = {raw: p for raw, p in candidates.items() if p.pk in locked}
+        definition = self._lock_definition(definition, exclusive=False)
 
         source_slots = repo.slot_facts(self.session, [source.pk], definition.pk).get(source.pk, (False, 0))
         if not source_slots[0]:
@@ -221,9 +228,7 @@ class CustomRelationshipService:
         slots = repo.slot_facts(self.session, target_pks, definition.pk)
         associated = repo.existing_targets(self.session, source.pk, definition.pk, target_pks)
         bi = definition.bi_directional
-        reverse_exists = (
-            repo.existing_sources(self.session, source.pk, definition.pk, target_pks) if bi else set()
-        )
+        reverse_exists = repo.existing_sources(self.session, source.pk, definition.pk, target_pks) if bi else set()
         reverse_counts = repo.association_counts(self.session, target_pks, definition.pk) if bi else {}
         facts = {
             raw: rules.TargetFacts(
@@ -244,14 +249,29 @@ class CustomRelationshipService:
             bi_directional=bi,
         )
         now = utcnow()
-        if not source_slots[0]:
+        with self._conflicts():
+            self._write_plan(source, definition, plan, facts, sort_orders, not source_slots[0], now)
+        return AssociationOutcome(plan.associated, plan.not_associated, now)
+
+    def _write_plan(
+        self,
+        source: Product,
+        definition: CustomRelationship,
+        plan: rules.AssociationPlan,
+        facts: dict[str, rules.TargetFacts],
+        sort_orders: dict[str, tuple[bool, int | None]],
+        attach_to_source: bool,
+        now: datetime,
+    ) -> None:
+        bi = definition.bi_directional
+        reverse_exists = {f.pk for f in facts.values() if f.reverse_exists}
+        if attach_to_source:
             repo.attach(self.session, [source.pk], definition.pk, now)
         repo.attach(self.session, plan.attach_to_targets, definition.pk, now)
         pk_of = {raw: f.pk for raw, f in facts.items()}
         sort_of_pk = {pk_of[raw]: value for raw, (_, value) in sort_orders.items() if raw in pk_of}
         edges: list[dict[str, Any]] = [
-            _edge(source.pk, definition.pk, target, sort_of_pk.get(target), now)
-            for target in plan.new_targets
+            _edge(source.pk, definition.pk, target, sort_of_pk.get(target), now) for target in plan.new_targets
         ]
         if bi:
             edges += [
@@ -263,23 +283,21 @@ class CustomRelationshipService:
         updates = {pk: sort_of_pk[pk] for pk in plan.existing_targets if pk in sort_of_pk}
         if updates:
             repo.set_sort_orders(self.session, source.pk, definition.pk, updates, now)
-        self._flush()
-        return AssociationOutcome(plan.associated, plan.not_associated, now)
+        self.session.flush()
 
     def dissociate(self, product_id: str, slug: str, target_ids: Sequence[str]) -> None:
         source = self._writable_product(product_id)
         definition = self.get_definition(slug)
         parsed = [p for p in (parse_id(raw) for raw in target_ids) if p is not None]
         targets = (
-            [pk for (pk,) in self.session.execute(select(Product.pk).where(Product.id.in_(parsed)))]
-            if parsed
-            else []
+            [pk for (pk,) in self.session.execute(select(Product.pk).where(Product.id.in_(parsed)))] if parsed else []
         )
-        self._lock([source.pk, *targets])
-        repo.delete_edges(
-            self.session, source.pk, [definition.pk], targets, both_ways=definition.bi_directional
-        )
-        self._flush()
+        if source.pk not in self._lock([source.pk, *targets]):
+            raise NotFound(f"product {product_id} not found")
+        definition = self._lock_definition(definition, exclusive=False)
+        with self._conflicts():
+            repo.delete_edges(self.session, source.pk, [definition.pk], targets, both_ways=definition.bi_directional)
+            self.session.flush()
 
     def related(self, product_id: str, slug: str, paging: Paging) -> Page[tuple[Association, Product]]:
         product = ProductService(self.session, self.principal).get(product_id)
@@ -294,23 +312,45 @@ class CustomRelationshipService:
         wanted = [p for p in parsed.values() if p is not None]
         if not wanted:
             return {}
-        query = select(Product).where(
-            Product.id.in_(wanted), product_repo.owner_filter(self.principal.visible_scopes)
-        )
+        query = select(Product).where(Product.id.in_(wanted), product_repo.owner_filter(self.principal.visible_scopes))
         found = {p.id: p for p in self.session.scalars(query)}
         return {raw: found[pid] for raw, pid in parsed.items() if pid is not None and pid in found}
 
-    def _lock(self, product_pks: Sequence[int]) -> None:
+    def _lock(self, product_pks: Sequence[int]) -> set[int]:
+        """Lock products (see the module docstring); returns those that still exist."""
         try:
-            repo.lock_products(self.session, set(product_pks))
+            return repo.lock_products(self.session, set(product_pks))
         except OperationalError as exc:  # lock_timeout or deadlock: tell the client to retry
             raise Conflict(WRITE_CONFLICT) from exc
 
-    def _flush(self) -> None:
+    def _lock_product(self, product: Product) -> None:
+        if product.pk not in self._lock([product.pk]):
+            raise NotFound(f"product {product.id} not found")
+
+    def _lock_definitions(self, found: dict[str, CustomRelationship]) -> dict[str, CustomRelationship]:
+        """Lock (shared) and reload definitions by slug; those deleted meanwhile are left out."""
         try:
-            with self.session.begin_nested():
-                self.session.flush()
-        except IntegrityError as exc:  # a concurrent writer got there first
+            locked = repo.lock_definitions(self.session, [d.pk for d in found.values()], exclusive=False)
+        except OperationalError as exc:
+            raise Conflict(WRITE_CONFLICT) from exc
+        return {slug: locked[d.pk] for slug, d in found.items() if d.pk in locked}
+
+    def _lock_definition(self, definition: CustomRelationship, *, exclusive: bool) -> CustomRelationship:
+        try:
+            locked = repo.lock_definitions(self.session, [definition.pk], exclusive=exclusive)
+        except OperationalError as exc:
+            raise Conflict(WRITE_CONFLICT) from exc
+        if definition.pk not in locked:
+            raise NotFound(f"custom relationship {definition.slug} not found")
+        return locked[definition.pk]
+
+    @contextmanager
+    def _conflicts(self) -> Iterator[None]:
+        """A write that a concurrent request made impossible (a row taken or gone meanwhile) is a 409;
+        the request's transaction is rolled back."""
+        try:
+            yield
+        except IntegrityError as exc:
             raise Conflict(WRITE_CONFLICT) from exc
 
 
@@ -319,9 +359,7 @@ def relationship_slugs(session: Session, products: Sequence[Product]) -> dict[in
     return repo.slugs_of_products(session, [p.pk for p in products])
 
 
-def _edge(
-    source: int, relationship: int, target: int, sort_order: int | None, now: datetime
-) -> dict[str, Any]:
+def _edge(source: int, relationship: int, target: int, sort_order: int | None, now: datetime) -> dict[str, Any]:
     return {
         "source_pk": source,
         "relationship_pk": relationship,

@@ -63,12 +63,14 @@ def plan_associations(
 ) -> AssociationPlan:
     """Decide, item by item in request order, which targets get associated and why others do not.
 
-    `requested` are the distinct ids in request order; `targets` the facts of those that exist;
+    `requested` are the ids in request order (repeats are planned once, and so are two spellings of one
+    product's id); `targets` the facts of those that exist;
     `source_count` the associations the source already has under the relationship.
     """
     plan = AssociationPlan()
     count = source_count
-    for raw in requested:
+    linked: set[int] = set()  # targets this plan already links: a repeat (another spelling) is linked
+    for raw in dict.fromkeys(requested):
         facts = targets.get(raw)
         if facts is None:
             plan.not_associated.append((raw, PRODUCT_NOT_FOUND))
@@ -76,7 +78,11 @@ def plan_associations(
         if facts.pk == source_pk:
             plan.not_associated.append((raw, SELF_ASSOCIATION))
             continue
+        if facts.pk in linked:
+            plan.associated.append(raw)
+            continue
         if facts.associated:
+            linked.add(facts.pk)
             plan.associated.append(raw)
             plan.existing_targets.append(facts.pk)
             continue
@@ -90,6 +96,7 @@ def plan_associations(
             plan.not_associated.append((raw, TOO_MANY_ASSOCIATIONS))
             continue
         count += 1
+        linked.add(facts.pk)
         plan.associated.append(raw)
         plan.new_targets.append(facts.pk)
         if not facts.has_slug:

@@ -89,18 +89,14 @@ def slug_taken(session: Session, scope_id: uuid.UUID, slug: str) -> bool:
 def list_definitions(
     session: Session, scopes: Sequence[uuid.UUID], where: ColumnElement[bool] | None, limit: int, offset: int
 ) -> tuple[list[CustomRelationship], int]:
-    query: Select[CustomRelationship] = select(CustomRelationship).where(
-        CustomRelationship.scope_id.in_(scopes)
-    )
+    query: Select[CustomRelationship] = select(CustomRelationship).where(CustomRelationship.scope_id.in_(scopes))
     if where is not None:
         query = query.where(where)
     return paginate(session, query, (CustomRelationship.created_at, CustomRelationship.id), limit, offset)
 
 
 def is_attached_anywhere(session: Session, relationship_pk: int) -> bool:
-    return bool(
-        session.scalar(select(exists().where(ProductRelationshipSlot.relationship_pk == relationship_pk)))
-    )
+    return bool(session.scalar(select(exists().where(ProductRelationshipSlot.relationship_pk == relationship_pk))))
 
 
 def has_associations(session: Session, relationship_pk: int) -> bool:
@@ -114,15 +110,42 @@ def delete_definition(session: Session, definition: CustomRelationship) -> None:
 # --- attachment ---
 
 
-def lock_products(session: Session, product_pks: Collection[int]) -> None:
-    """Lock the rows of every product whose relationships a request changes, always in pk order so that
-    two requests locking overlapping sets cannot deadlock. (SQLite: writers are already serialised.)"""
-    if not product_pks or session.get_bind().dialect.name != "postgresql":
-        return
+def _bound_lock_waits(session: Session) -> None:
     session.execute(text("SET LOCAL lock_timeout = '10s'"))
-    session.execute(
-        select(Product.pk).where(Product.pk.in_(sorted(product_pks))).order_by(Product.pk).with_for_update()
+
+
+def lock_products(session: Session, product_pks: Collection[int]) -> set[int]:
+    """Lock the rows of every product whose relationships a request changes, always in pk order so that
+    two requests locking overlapping sets cannot deadlock; returns the pks of those that still exist (one
+    deleted by a request that committed meanwhile is missing). SQLite: writers are already serialised, so
+    nothing can vanish during the request."""
+    if not product_pks:
+        return set()
+    if session.get_bind().dialect.name != "postgresql":
+        return set(product_pks)
+    _bound_lock_waits(session)
+    query = select(Product.pk).where(Product.pk.in_(sorted(product_pks))).order_by(Product.pk).with_for_update()
+    return {pk for (pk,) in session.execute(query)}
+
+
+def lock_definitions(
+    session: Session, relationship_pks: Collection[int], *, exclusive: bool
+) -> dict[int, CustomRelationship]:
+    """Lock definitions and reload them: shared by requests that attach or associate under them, exclusive
+    by their update and delete, so that `bi_directional` and "in use" cannot change under a writer. A
+    definition deleted meanwhile is missing from the result. (SQLite ignores FOR UPDATE / FOR SHARE.)"""
+    if not relationship_pks:
+        return {}
+    if session.get_bind().dialect.name == "postgresql":
+        _bound_lock_waits(session)
+    query = (
+        select(CustomRelationship)
+        .where(CustomRelationship.pk.in_(sorted(relationship_pks)))
+        .order_by(CustomRelationship.pk)
+        .with_for_update(read=not exclusive)
+        .execution_options(populate_existing=True)
     )
+    return {d.pk: d for d in session.scalars(query)}
 
 
 def attached_definitions(session: Session, product_pk: int) -> list[CustomRelationship]:
@@ -136,16 +159,16 @@ def attached_definitions(session: Session, product_pk: int) -> list[CustomRelati
 
 
 def attached_page(
-    session: Session, product_pk: int, limit: int, offset: int
+    session: Session, scopes: Sequence[uuid.UUID], product_pk: int, limit: int, offset: int
 ) -> tuple[list[CustomRelationship], int]:
+    """The definitions attached to a product that the caller may see (a store's definition can sit on an
+    organization product it targets; other stores must not see it)."""
     query: Select[CustomRelationship] = (
         select(CustomRelationship)
         .join(ProductRelationshipSlot, ProductRelationshipSlot.relationship_pk == CustomRelationship.pk)
-        .where(ProductRelationshipSlot.product_pk == product_pk)
+        .where(ProductRelationshipSlot.product_pk == product_pk, CustomRelationship.scope_id.in_(scopes))
     )
-    return paginate(
-        session, query, (ProductRelationshipSlot.attached_at, CustomRelationship.slug), limit, offset
-    )
+    return paginate(session, query, (ProductRelationshipSlot.attached_at, CustomRelationship.slug), limit, offset)
 
 
 def slugs_of_products(session: Session, product_pks: Collection[int]) -> dict[int, list[str]]:
@@ -164,9 +187,7 @@ def slugs_of_products(session: Session, product_pks: Collection[int]) -> dict[in
     return result
 
 
-def slot_facts(
-    session: Session, product_pks: Collection[int], relationship_pk: int
-) -> dict[int, tuple[bool, int]]:
+def slot_facts(session: Session, product_pks: Collection[int], relationship_pk: int) -> dict[int, tuple[bool, int]]:
     """For each product: (is the relationship attached, how many relationships are attached)."""
     if not product_pks:
         return {}
@@ -183,10 +204,7 @@ def attach(session: Session, product_pks: Collection[int], relationship_pk: int,
     if product_pks:
         session.execute(
             insert(ProductRelationshipSlot),
-            [
-                {"product_pk": pk, "relationship_pk": relationship_pk, "attached_at": now}
-                for pk in product_pks
-            ],
+            [{"product_pk": pk, "relationship_pk": relationship_pk, "attached_at": now} for pk in product_pks],
         )
 
 
@@ -218,12 +236,10 @@ def association_counts(session: Session, source_pks: Collection[int], relationsh
         .where(Association.source_pk.in_(list(source_pks)), Association.relationship_pk == relationship_pk)
         .group_by(Association.source_pk)
     )
-    return dict(session.execute(query).tuples().all())
+    return {pk: count for pk, count in session.execute(query)}
 
 
-def existing_targets(
-    session: Session, source_pk: int, relationship_pk: int, target_pks: Collection[int]
-) -> set[int]:
+def existing_targets(session: Session, source_pk: int, relationship_pk: int, target_pks: Collection[int]) -> set[int]:
     if not target_pks:
         return set()
     query = select(Association.target_pk).where(
@@ -234,9 +250,7 @@ def existing_targets(
     return {pk for (pk,) in session.execute(query)}
 
 
-def existing_sources(
-    session: Session, target_pk: int, relationship_pk: int, source_pks: Collection[int]
-) -> set[int]:
+def existing_sources(session: Session, target_pk: int, relationship_pk: int, source_pks: Collection[int]) -> set[int]:
     """Products among `source_pks` that already point at `target_pk` under the relationship."""
     if not source_pks:
         return set()
@@ -284,12 +298,8 @@ def delete_edges(
     reverse edges too when `both_ways`."""
     if not relationship_pks:
         return
-    forward = and_(
-        Association.source_pk == source_pk, Association.relationship_pk.in_(list(relationship_pks))
-    )
-    backward = and_(
-        Association.target_pk == source_pk, Association.relationship_pk.in_(list(relationship_pks))
-    )
+    forward = and_(Association.source_pk == source_pk, Association.relationship_pk.in_(list(relationship_pks)))
+    backward = and_(Association.target_pk == source_pk, Association.relationship_pk.in_(list(relationship_pks)))
     if target_pks is not None:
         forward = and_(forward, Association.target_pk.in_(list(target_pks)))
         backward = and_(backward, Association.source_pk.in_(list(target_pks)))
