@@ -568,7 +568,8 @@ def test_implicit_tokens_are_403(api: Caller, keys: Keys, db: Database, rel: str
 def test_a_stores_relationship_on_an_organization_target_stays_with_the_store(
     api: Caller, keys: Keys, rel: str
 ) -> None:
-    """A store may target an organization product; the slug it attaches there is not shown to others."""
+    """A store may target an organization product, but never attaches its relationship to it: the
+    organization product's slots and attached list stay the organization's, for every caller."""
     org = keys.caller(organization=True)
     org_product = make_product(org)
     source = make_product(api)
@@ -580,6 +581,8 @@ def test_a_stores_relationship_on_an_organization_target_stays_with_the_store(
         assert response.json()["meta"]["results"]["total"] == len(response.json()["data"])
         return [d["attributes"]["slug"] for d in response.json()["data"]]
 
-    assert attached(api) == [rel]
+    assert attached(api) == []
     assert attached(org) == []
     assert attached(keys.caller(store_id=keys.store("Other"))) == []
+    listed = api.get(f"/pcm/products/{source}/custom-relationships/{rel}").json()["data"]
+    assert [item["id"] for item in listed] == [org_product]

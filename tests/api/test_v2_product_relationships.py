@@ -1194,11 +1194,6 @@ def test_linking_under_an_organization_type_shadowed_by_a_store_type(api: Caller
     check_shape(link, own_kind, parent, child)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="domain/custom_relationships.py associate attaches the store's type to an organization target, and "
-    "product objects list every attached slug: another store sees this store's type on the organization product",
-)
 def test_a_link_to_an_organization_product_does_not_show_to_other_stores(api: Caller, db: Database, keys: Keys) -> None:
     org = keys.caller(organization=True)
     org_child = make_product(org, db, "Org child", "OC")

@@ -230,10 +230,13 @@ class CustomRelationshipService:
         bi = definition.bi_directional
         reverse_exists = repo.existing_sources(self.session, source.pk, definition.pk, target_pks) if bi else set()
         reverse_counts = repo.association_counts(self.session, target_pks, definition.pk) if bi else {}
+        # A target the caller may not change (an organization product, for a store) never gets the
+        # caller's relationship attached: that would show the store's definition to every other store
+        # and use up the product's five slots for all of them. It counts as carrying it already.
         facts = {
             raw: rules.TargetFacts(
                 pk=p.pk,
-                has_slug=slots.get(p.pk, (False, 0))[0],
+                has_slug=slots.get(p.pk, (False, 0))[0] or p.scope_id != self.principal.scope_id,
                 slug_count=slots.get(p.pk, (False, 0))[1],
                 associated=p.pk in associated,
                 reverse_exists=p.pk in reverse_exists,
