@@ -9,7 +9,7 @@ from starlette.responses import Response
 
 from assortment.api.deps import AdminDep, FilterDep, PagingDep, SessionDep
 from assortment.api.jsonapi import list_document
-from assortment.api.products import render_product
+from assortment.api.products import render_products
 from assortment.api.render import timestamp
 from assortment.api.responses import json_response, no_content
 from assortment.api.schemas_doc import ERRORS
@@ -309,12 +309,10 @@ def list_node_products(
     paging: PagingDep,
 ) -> Response:
     page = HierarchyService(session, principal).node_products(hierarchy_id, node_id, paging)
-    data = []
-    for entry in page.items:
-        rendered = render_product(entry.product)
+    data = render_products(session, [entry.product for entry in page.items])
+    for rendered, entry in zip(data, page.items, strict=True):
         if entry.curated:
             rendered["attributes"]["curated_product"] = True
-        data.append(rendered)
     return json_response(list_document(request, page, data))
 
 

@@ -215,14 +215,18 @@ class HierarchyService:
                 self.session, hierarchy.pk, node.parent_pk, exclude_pks=[node.pk]
             )
             tree_rules.check_unique_among_siblings([(new_name, new_slug)], [(n, s) for _, n, s in siblings])
+        curated: list[str] | None = None
         if "curated_products" in sent and attributes.curated_products:
-            curated = attributes.curated_products
+            # Ids in their canonical spelling, as links, deletes and unlinks compare them.
+            curated = [str(pid) if (pid := parse_id(c)) else c for c in attributes.curated_products]
             linked = repo.products_by_ids_linked(self.session, node.pk, [c for c in curated if parse_id(c)])
             tree_rules.check_curated_products(curated, set(linked))
         sort_order = sort_order_change(meta)
         if not sent and sort_order is UNSET:
             return node
         _apply_tree_attributes(node, attributes)
+        if curated is not None:
+            node.curated_products = curated
         if sort_order is not UNSET:
             node.sort_order = sort_order
         node.updated_at = utcnow()
@@ -391,7 +395,7 @@ class HierarchyService:
                 self.session, self.principal.visible_scopes, [p for p in parsed.values() if p]
             )
         }
-        nodes: list[Node] = []
+        nodes: dict[int, Node] = {}  # distinct nodes, however their ids were spelt (§B-8)
         not_found: list[str] = []
         for raw, pid in parsed.items():
             node = found.get(pid) if pid else None
@@ -399,11 +403,11 @@ class HierarchyService:
                 not_found.append(raw)
             else:
                 self.principal.check_can_modify(node.scope_id)
-                nodes.append(node)
-        hierarchy_pks = sorted({n.hierarchy_pk for n in nodes})
+                nodes[node.pk] = node
+        hierarchy_pks = sorted({n.hierarchy_pk for n in nodes.values()})
         for pk in hierarchy_pks:  # the same lock every structural change takes, in a fixed order
             self.session.execute(select(Hierarchy.pk).where(Hierarchy.pk == pk).with_for_update())
-        return nodes, not_found
+        return list(nodes.values()), not_found
 
     def _filtered_products(self, filter_text: str) -> Any:
         where = sql_filters.compile_filter(parse_filter(filter_text), product_repo.PRODUCT_FILTERS)

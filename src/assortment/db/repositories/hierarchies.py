@@ -219,8 +219,19 @@ class Crumb:
     locales: dict[str, Any] | None
 
 
+# A bound on the walk up: the tree rules keep trees acyclic, but should a cycle ever be written, a
+# request stops after this many steps instead of growing the result until memory runs out.
+MAX_ANCESTRY_DEPTH = 10_000
+
+
 def ancestry(session: Session, node_pks: Collection[int]) -> dict[int, list[Crumb]]:
-    """For each node: the chain from its top-level ancestor down to the node itself."""
+    """For each node: the chain from its top-level ancestor down to the node itself.
+
+    The walk up takes one primary-key probe per ancestor (a correlated subquery, not a join), then the
+    crumbs are read by primary key: the cost follows the nodes and their depth, never the size of the
+    node table. (Joined to `node`, the recursive query was planned by PostgreSQL as hash joins over
+    full scans of the table for a page of 100 nodes: ~15 ms per page at 100k nodes.)
+    """
     if not node_pks:
         return {}
     chain = (
@@ -233,20 +244,28 @@ def ancestry(session: Session, node_pks: Collection[int]) -> dict[int, list[Crum
         .where(Node.pk.in_(list(node_pks)))
         .cte("ancestry", recursive=True)
     )
-    parent = aliased(Node)
+    up = aliased(Node)
     chain = chain.union_all(
-        select(chain.c.start, parent.pk, parent.parent_pk, chain.c.depth + 1).join(
-            parent, parent.pk == chain.c.parent
+        select(
+            chain.c.start,
+            chain.c.parent,
+            select(up.parent_pk).where(up.pk == chain.c.parent).scalar_subquery(),
+            chain.c.depth + 1,
+        ).where(chain.c.parent.is_not(None), chain.c.depth < MAX_ANCESTRY_DEPTH)
+    )
+    links = session.execute(select(chain.c.start, chain.c.pk, chain.c.depth)).all()
+    crumbs = {
+        pk: Crumb(pk, node_id, name, slug, locales)
+        for pk, node_id, name, slug, locales in session.execute(
+            select(Node.pk, Node.id, Node.name, Node.slug, Node.locales).where(
+                Node.pk.in_({pk for _, pk, _ in links})
+            )
         )
-    )
-    rows = session.execute(
-        select(chain.c.start, chain.c.depth, Node.pk, Node.id, Node.name, Node.slug, Node.locales)
-        .join(Node, Node.pk == chain.c.pk)
-        .order_by(chain.c.start, chain.c.depth.desc())
-    )
+    }
     result: dict[int, list[Crumb]] = {pk: [] for pk in node_pks}
-    for start, _depth, pk, node_id, name, slug, locales in rows:
-        result[start].append(Crumb(pk, node_id, name, slug, locales))
+    for start, pk, _depth in sorted(links, key=lambda link: (link[0], -link[2])):
+        if pk in crumbs:  # else deleted between the two reads (with its subtree): nothing to show
+            result[start].append(crumbs[pk])
     return result
 
 
@@ -288,8 +307,10 @@ def linked_product_pks(session: Session, node_pk: int, product_pks: Collection[i
 
 def link_products(session: Session, node_pk: int, product_pks: Collection[int], now: datetime) -> None:
     already = linked_product_pks(session, node_pk, product_pks)
-    rows = [
-        {"node_pk": node_pk, "product_pk": pk, "linked_at": now} for pk in product_pks if pk not in already
+    rows = [  # each pair once, even when one product was named twice (e.g. in upper and lower case)
+        {"node_pk": node_pk, "product_pk": pk, "linked_at": now}
+        for pk in dict.fromkeys(product_pks)
+        if pk not in already
     ]
     if rows:
         session.execute(insert(NodeProduct), rows)
