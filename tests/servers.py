@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -30,9 +31,23 @@ def free_port() -> int:
         return port
 
 
+@dataclass
+class ServerProcess:
+    url: str
+    process: subprocess.Popen[bytes]
+
+
 @contextmanager
 def running_servers(database_url: str, count: int = 2, workers: int = 1) -> Iterator[list[str]]:
     """Start `count` independent `assortment serve` processes on one database; yield their base URLs."""
+    with running_server_processes(database_url, count, workers) as servers:
+        yield [server.url for server in servers]
+
+
+@contextmanager
+def running_server_processes(database_url: str, count: int = 1, workers: int = 1) -> Iterator[list[ServerProcess]]:
+    """As `running_servers`, yielding the processes too (for tests that kill one). Processes that already
+    exited when the block ends are left as they are."""
     env = {**os.environ, "ASSORTMENT_DATABASE_URL": database_url}
     processes: list[subprocess.Popen[bytes]] = []
     urls: list[str] = []
@@ -50,16 +65,19 @@ def running_servers(database_url: str, count: int = 2, workers: int = 1) -> Iter
             urls.append(f"http://127.0.0.1:{port}")
         for url, process in zip(urls, processes, strict=True):
             _wait_ready(url, process)
-        yield urls
+        yield [ServerProcess(url, process) for url, process in zip(urls, processes, strict=True)]
     finally:
         for process in processes:
-            process.terminate()
+            if process.poll() is None:
+                process.terminate()
         for process in processes:
             try:
                 process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+            if process.stderr:
+                process.stderr.close()
 
 
 def _wait_ready(url: str, process: subprocess.Popen[bytes]) -> None:

@@ -19,7 +19,12 @@ from assortment.api import (
 )
 from assortment.api import errors as api_errors
 from assortment.api.deps import AppContext
-from assortment.api.middleware import BodySizeLimitMiddleware, RejectNulMiddleware, RequestIdMiddleware
+from assortment.api.middleware import (
+    BodySizeLimitMiddleware,
+    RejectLoneSurrogatesMiddleware,
+    RejectNulMiddleware,
+    RequestIdMiddleware,
+)
 from assortment.api.read_cache import ReleaseViewCache, ReleaseViewCacheMiddleware
 from assortment.api.v2 import product_relationships as v2_product_relationships
 from assortment.config import Settings
@@ -63,6 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(shopper.router)
     app.include_router(prices.router)
     app.add_middleware(RejectNulMiddleware)
+    app.add_middleware(RejectLoneSurrogatesMiddleware)  # inside the size limit: it buffers what passes it
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestIdMiddleware)
     app.state.read_cache = ReleaseViewCache(settings.read_cache_bytes)

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
 from sqlalchemy.orm import Session
+from starlette.background import BackgroundTask
 from starlette.responses import Response
 
 from assortment.api.catalog_documents import (
@@ -40,9 +43,12 @@ def view_service(request: Request, session: Session, principal: Principal) -> Re
     return ReleaseService(session, principal, currency=headers.get("x-moltin-currency") or headers.get("ep-currency"))
 
 
-def forget_release_aliases(request: Request) -> None:
-    """After a publish or a delete this process answers `latest` from the database again."""
-    request.app.state.read_cache.forget_aliases()
+def forget_release_aliases(request: Request, response: Response) -> Response:
+    """After a publish or a delete this process answers `latest` from the database again. Done once the
+    response is sent, so after the request's transaction committed: a read in between cannot remember
+    the old release."""
+    response.background = BackgroundTask(request.app.state.read_cache.forget_aliases)
+    return response
 
 
 view = APIRouter(prefix="/pcm/catalogs/{catalog_id}/releases/{release_id}", tags=["release view"])
@@ -94,16 +100,17 @@ async def publish_release(catalog_id: str, request: Request, session: SessionDep
     from starlette.concurrency import run_in_threadpool
 
     raw = await request.body()
-    options = PublishRequest.model_validate_json(raw) if raw.strip() else PublishRequest()
+    try:
+        options = PublishRequest.model_validate_json(raw) if raw.strip() else PublishRequest()
+    except ValidationError as exc:  # answered like a body FastAPI validated: 400 bad JSON, else 422
+        raise RequestValidationError(exc.errors()) from exc
 
     def work() -> Response:
         release = publish(session, principal, catalog_id, export_full_delta=options.data.export_full_delta)
         catalog = CatalogService(session, principal).get(catalog_id)
         return json_response({"data": render_release(catalog, release)}, status_code=201)
 
-    response = await run_in_threadpool(work)
-    forget_release_aliases(request)
-    return response
+    return forget_release_aliases(request, await run_in_threadpool(work))
 
 
 @router.get("/{catalog_id}/releases", responses=ERRORS)
@@ -123,8 +130,7 @@ def list_releases(
 @router.delete("/{catalog_id}/releases", status_code=204, responses=ERRORS)
 def delete_all_releases(catalog_id: str, request: Request, session: SessionDep, principal: AdminDep) -> Response:
     ReleaseService(session, principal).delete_all(catalog_id)
-    forget_release_aliases(request)
-    return no_content()
+    return forget_release_aliases(request, no_content())
 
 
 @router.get("/{catalog_id}/releases/{release_id}", responses=ERRORS)
@@ -138,8 +144,7 @@ def delete_release(
     catalog_id: str, release_id: str, request: Request, session: SessionDep, principal: AdminDep
 ) -> Response:
     ReleaseService(session, principal).delete_release(catalog_id, release_id)
-    forget_release_aliases(request)
-    return no_content()
+    return forget_release_aliases(request, no_content())
 
 
 @router.get("/{catalog_id}/releases/{release_id}/delta", responses=ERRORS)

@@ -1,4 +1,5 @@
-"""Pure ASGI middleware: a request id on every response, and a cap on body size."""
+"""Pure ASGI middleware: a request id on every response, a cap on body size, and the refusal of paths,
+queries and JSON bodies holding what no database can store (NUL, lone surrogates)."""
 
 from __future__ import annotations
 
@@ -85,6 +86,65 @@ class RejectNulMiddleware:
                 )
                 return
         await self.app(scope, receive, send)
+
+
+# A `\u` escape of a UTF-16 surrogate (D800-DFFF) with the run of backslashes before it: an odd run is
+# an escape, an even one is escaped backslashes followed by a literal "u". Group 2: 8-B high, C-F low.
+_SURROGATE_ESCAPE = re.compile(rb"(\\+)u[dD]([89a-fA-F])[0-9a-fA-F]{2}")
+_FORM_TYPES = (b"multipart/form-data", b"application/x-www-form-urlencoded")
+LONE_SURROGATE_DETAIL = "Request body is not valid JSON: a \\u escape spells a lone UTF-16 surrogate"
+
+
+def has_lone_surrogate(body: bytes) -> bool:
+    """Whether a JSON text has a `\\uD800`-`\\uDFFF` escape that is not half of a surrogate pair."""
+    if b"\\u" not in body:
+        return False
+    pair_end = -1  # where the low half must start after a high one
+    for match in _SURROGATE_ESCAPE.finditer(body):
+        if len(match.group(1)) % 2 == 0:
+            continue
+        escape_at = match.end(1) - 1
+        if match.group(2) in b"89abAB":
+            if pair_end != -1:
+                return True
+            pair_end = match.end()
+        elif escape_at != pair_end:
+            return True
+        else:
+            pair_end = -1
+    return pair_end != -1
+
+
+class RejectLoneSurrogatesMiddleware:
+    """A JSON string may spell a lone surrogate (`"\\ud800"`). Python parses it into a str that is not
+    text: neither database can store it and the response encoder cannot write it back (a 500 wherever it
+    went). Such a body is refused as malformed JSON, 400, before any handler sees it; form bodies are
+    decoded as UTF-8 and cannot hold one."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or any(
+            name == b"content-type" and value.lower().startswith(_FORM_TYPES) for name, value in scope["headers"]
+        ):
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+
+        async def checked_receive() -> Message:
+            message = await receive()
+            if message["type"] == "http.request":
+                chunks.append(message.get("body", b""))
+                if not message.get("more_body", False):
+                    body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+                    chunks.clear()
+                    if has_lone_surrogate(body):
+                        # Raised inside the app, so its exception handlers render the usual error body.
+                        raise HTTPException(400, LONE_SURROGATE_DETAIL)
+            return message
+
+        await self.app(scope, checked_receive, send)
 
 
 class BodySizeLimitMiddleware:

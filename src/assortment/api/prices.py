@@ -1,10 +1,15 @@
-"""`/v2/currencies…` and `/pcm/pricebooks…`: HTTP only; rules in domain/prices.py and price_rules.py."""
+"""`/v2/currencies…` and `/pcm/pricebooks…`: HTTP only; rules in domain/prices.py and price_rules.py.
+
+Endpoints that read the body themselves are `async`; their database work runs in the thread pool, never
+on the event loop: a write waiting there for a row lock would stop the loop, and with it the commit of
+the request holding that lock (a deadlock within one server process)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from assortment.api.catalog_documents import catalog_links, catalog_list_meta
@@ -20,7 +25,7 @@ from assortment.domain.prices import (
     PricebookService,
     PriceService,
 )
-from assortment.domain.tenancy import Principal, owner_of
+from assortment.domain.tenancy import owner_of
 from assortment.errors import BadRequest, ValidationFailed
 
 router = APIRouter(tags=["prices"])
@@ -80,8 +85,12 @@ def _currency_values(data: dict[str, Any]) -> dict[str, Any]:
 @router.post("/v2/currencies", status_code=201, responses=ERRORS, openapi_extra=JSON_BODY)
 async def create_currency(request: Request, session: SessionDep, principal: AdminDep) -> Response:
     data = await _data(request, "currency")
-    currency = CurrencyService(session, principal).create(_currency_values(data))
-    return json_response({"data": render_currency(currency)}, status_code=201)
+
+    def work() -> Response:
+        currency = CurrencyService(session, principal).create(_currency_values(data))
+        return json_response({"data": render_currency(currency)}, status_code=201)
+
+    return await run_in_threadpool(work)
 
 
 @router.get("/v2/currencies", responses=ERRORS)
@@ -106,8 +115,12 @@ async def update_currency(currency_id: str, request: Request, session: SessionDe
     data = await _data(request, None)
     if "type" in data and data["type"] != "currency":
         raise ValidationFailed("data.type: must be currency")
-    currency = CurrencyService(session, principal).update(currency_id, _currency_values(data))
-    return json_response({"data": render_currency(currency)})
+
+    def work() -> Response:
+        currency = CurrencyService(session, principal).update(currency_id, _currency_values(data))
+        return json_response({"data": render_currency(currency)})
+
+    return await run_in_threadpool(work)
 
 
 @router.delete("/v2/currencies/{currency_id}", status_code=204, responses=ERRORS)
@@ -136,7 +149,8 @@ def render_pricebook(book: Pricebook) -> dict[str, Any]:
     }
 
 
-def render_price(price: Price, pricebook_id: Any, principal: Principal) -> dict[str, Any]:
+def render_price(price: Price, book: Pricebook) -> dict[str, Any]:
+    """A price; its owner is its book's (not the caller's: a store token may read organization books)."""
     attributes: dict[str, Any] = {"sku": price.sku, "currencies": price.currencies}
     for name in ("sales", "external_ref", "admin_attributes", "shopper_attributes"):
         value = getattr(price, name)
@@ -148,16 +162,20 @@ def render_price(price: Price, pricebook_id: Any, principal: Principal) -> dict[
         "type": "product-price",
         "id": str(price.id),
         "attributes": attributes,
-        "meta": {"owner": principal.owner, "pricebook_id": str(pricebook_id)},
-        "links": {"self": f"/pcm/pricebooks/{pricebook_id}/prices/{price.id}"},
+        "meta": {"owner": book.owner, "pricebook_id": str(book.id)},
+        "links": {"self": f"/pcm/pricebooks/{book.id}/prices/{price.id}"},
     }
 
 
 @router.post("/pcm/pricebooks", status_code=201, responses=ERRORS, openapi_extra=JSON_BODY)
 async def create_pricebook(request: Request, session: SessionDep, principal: AdminDep) -> Response:
     data = await _data(request, "pricebook")
-    book = PricebookService(session, principal).create(_attributes(data))
-    return json_response({"data": render_pricebook(book)}, status_code=201)
+
+    def work() -> Response:
+        book = PricebookService(session, principal).create(_attributes(data))
+        return json_response({"data": render_pricebook(book)}, status_code=201)
+
+    return await run_in_threadpool(work)
 
 
 @router.get("/pcm/pricebooks", responses=ERRORS)
@@ -182,7 +200,7 @@ def list_all_prices(
     page = service.list_prices(None, terms, paging)
     return json_response(
         {
-            "data": [render_price(p, service.book_id_of(p), principal) for p in page.items],
+            "data": [render_price(p, service.book_of(p)) for p in page.items],
             "links": catalog_links(request, page),
             "meta": catalog_list_meta(page),
         }
@@ -198,7 +216,7 @@ def get_pricebook(pricebook_id: str, request: Request, session: SessionDep, prin
         if include != "prices":
             raise BadRequest("include may only be prices")
         prices = PriceService(session, principal).list_prices(pricebook_id, None, _all())
-        document["included"] = [render_price(p, book.id, principal) for p in prices.items]
+        document["included"] = [render_price(p, book) for p in prices.items]
     return json_response(document)
 
 
@@ -209,8 +227,12 @@ def _all() -> Paging:
 @router.put("/pcm/pricebooks/{pricebook_id}", responses=ERRORS, openapi_extra=JSON_BODY)
 async def update_pricebook(pricebook_id: str, request: Request, session: SessionDep, principal: AdminDep) -> Response:
     data = await _data(request, "pricebook")
-    book = PricebookService(session, principal).update(pricebook_id, data.get("id"), _attributes(data))
-    return json_response({"data": render_pricebook(book)})
+
+    def work() -> Response:
+        book = PricebookService(session, principal).update(pricebook_id, data.get("id"), _attributes(data))
+        return json_response({"data": render_pricebook(book)})
+
+    return await run_in_threadpool(work)
 
 
 @router.delete("/pcm/pricebooks/{pricebook_id}", status_code=204, responses=ERRORS)
@@ -225,9 +247,13 @@ def delete_pricebook(pricebook_id: str, session: SessionDep, principal: AdminDep
 @router.post("/pcm/pricebooks/{pricebook_id}/prices", status_code=201, responses=ERRORS, openapi_extra=JSON_BODY)
 async def create_price(pricebook_id: str, request: Request, session: SessionDep, principal: AdminDep) -> Response:
     data = await _data(request, "product-price")
-    service = PriceService(session, principal)
-    price = service.create(pricebook_id, _attributes(data))
-    return json_response({"data": render_price(price, service.book_id_of(price), principal)}, status_code=201)
+
+    def work() -> Response:
+        service = PriceService(session, principal)
+        price = service.create(pricebook_id, _attributes(data))
+        return json_response({"data": render_price(price, service.book_of(price))}, status_code=201)
+
+    return await run_in_threadpool(work)
 
 
 @router.get("/pcm/pricebooks/{pricebook_id}/prices", responses=ERRORS)
@@ -238,7 +264,7 @@ def list_prices(
     page = service.list_prices(pricebook_id, terms, paging)
     return json_response(
         {
-            "data": [render_price(p, pricebook_id, principal) for p in page.items],
+            "data": [render_price(p, service.book_of(p)) for p in page.items],
             "links": catalog_links(request, page),
             "meta": catalog_list_meta(page),
         }
@@ -249,7 +275,7 @@ def list_prices(
 def get_price(pricebook_id: str, price_id: str, session: SessionDep, principal: AdminDep) -> Response:
     service = PriceService(session, principal)
     price = service.get(pricebook_id, price_id)
-    return json_response({"data": render_price(price, service.book_id_of(price), principal)})
+    return json_response({"data": render_price(price, service.book_of(price))})
 
 
 @router.put("/pcm/pricebooks/{pricebook_id}/prices/{price_id}", responses=ERRORS, openapi_extra=JSON_BODY)
@@ -257,9 +283,13 @@ async def update_price(
     pricebook_id: str, price_id: str, request: Request, session: SessionDep, principal: AdminDep
 ) -> Response:
     data = await _data(request, "product-price")
-    service = PriceService(session, principal)
-    price = service.update(pricebook_id, price_id, data.get("id"), _attributes(data))
-    return json_response({"data": render_price(price, service.book_id_of(price), principal)})
+
+    def work() -> Response:
+        service = PriceService(session, principal)
+        price = service.update(pricebook_id, price_id, data.get("id"), _attributes(data))
+        return json_response({"data": render_price(price, service.book_of(price))})
+
+    return await run_in_threadpool(work)
 
 
 @router.delete("/pcm/pricebooks/{pricebook_id}/prices/{price_id}", status_code=204, responses=ERRORS)

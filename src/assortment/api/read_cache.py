@@ -9,7 +9,10 @@ What it needs to know and does not compute itself comes from the normal route: t
 which release a request resolved to (`scope["state"]["release_id"]`), and the middleware keeps the
 200 body it produced under (release id, path, query, display currency). The alias `latest` is resolved
 from a per-process table that expires after `ALIAS_TTL` seconds (and is cleared when this process
-publishes), so another process's publish is seen within that time.
+publishes), so another process's publish is seen within that time, plus the time the app takes to
+answer one request: an expired entry is refreshed by a single request going through the app, while the
+requests that arrive meanwhile are still answered from it. Were they all sent to the app, every
+`ALIAS_TTL` a busy page would be rendered by every connection at once, stalling the process.
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ class ReleaseViewCache:
         self.size = 0
         self.pages: OrderedDict[tuple[Any, ...], CachedPage] = OrderedDict()
         self.aliases: dict[tuple[Any, ...], tuple[str, float]] = {}
+        self.refreshing: set[tuple[Any, ...]] = set()  # expired aliases a request is asking the app about
         self.tokens: dict[bytes, tuple[Principal, int]] = {}
 
     def get(self, key: tuple[Any, ...]) -> CachedPage | None:
@@ -106,7 +110,11 @@ class ReleaseViewCacheMiddleware:
         if match is None:
             await self.app(scope, receive, send)
             return
-        headers = dict(scope["headers"])
+        # The first value of a repeated header, as the app reads it (Starlette's `headers.get`): a later
+        # one here would file a page rendered for one currency under another currency's key.
+        headers: dict[bytes, bytes] = {}
+        for name, value in scope["headers"]:
+            headers.setdefault(name, value)
         principal = self._principal(headers.get(b"authorization"))
         if principal is None:  # let the app answer (401 and friends) the usual way
             await self.app(scope, receive, send)
@@ -114,31 +122,43 @@ class ReleaseViewCacheMiddleware:
         catalog_id, release_ref = match.group(1), match.group(2)
         scopes = principal.visible_scopes
         currency = headers.get(b"x-moltin-currency") or headers.get(b"ep-currency") or b""
-        release_id = self._release_id(catalog_id, release_ref, scopes)
+        alias = (catalog_id, release_ref, scopes)
+        release_id, refresh = self._release_id(alias)
         page = None
         if release_id is not None:
             page = self.cache.get((release_id, path, scope.get("query_string", b""), currency.lower()))
         if page is not None:
             await _send_page(send, page, headers.get(b"if-none-match"))
             return
-        await self._render_and_keep(scope, receive, send, catalog_id, release_ref, scopes, path, currency.lower())
+        if not refresh:
+            await self._render_and_keep(scope, receive, send, alias, path, currency.lower())
+            return
+        self.cache.refreshing.add(alias)
+        try:
+            await self._render_and_keep(scope, receive, send, alias, path, currency.lower(), refresh=True)
+        finally:
+            self.cache.refreshing.discard(alias)
 
-    def _release_id(self, catalog_id: str, release_ref: str, scopes: tuple[uuid.UUID, ...]) -> str | None:
-        entry = self.cache.aliases.get((catalog_id, release_ref, scopes))
-        if entry is None or entry[1] < time.monotonic():
-            return None
-        return entry[0]
+    def _release_id(self, alias: tuple[Any, ...]) -> tuple[str | None, bool]:
+        """The release the alias stands for (None: ask the app), and whether this request is to refresh
+        an expired entry. While one request does, the others keep the entry's release."""
+        entry = self.cache.aliases.get(alias)
+        if entry is None:
+            return None, False
+        if entry[1] >= time.monotonic() or alias in self.cache.refreshing:
+            return entry[0], False
+        return None, True
 
     async def _render_and_keep(
         self,
         scope: Scope,
         receive: Receive,
         send: Send,
-        catalog_id: str,
-        release_ref: str,
-        scopes: tuple[uuid.UUID, ...],
+        alias: tuple[Any, ...],
         path: str,
         currency: bytes,
+        *,
+        refresh: bool = False,
     ) -> None:
         status = 0
         chunks: list[bytes] = []
@@ -154,9 +174,14 @@ class ReleaseViewCacheMiddleware:
         await self.app(scope, receive, capture)
         state = scope.get("state", {})
         release_id = state.get("release_id")
-        if status != 200 or not release_id:
+        if refresh and release_id and status == 304:  # resolved, nothing to keep: the entry holds
+            self.cache.aliases[alias] = (release_id, time.monotonic() + ALIAS_TTL)
             return
-        self.cache.aliases[(catalog_id, release_ref, scopes)] = (release_id, time.monotonic() + ALIAS_TTL)
+        if status != 200 or not release_id:
+            if refresh:  # the app no longer answers as the entry says: stop answering from it
+                self.cache.aliases.pop(alias, None)
+            return
+        self.cache.aliases[alias] = (release_id, time.monotonic() + ALIAS_TTL)
         key = (release_id, path, scope.get("query_string", b""), currency)
         self.cache.put(key, b"".join(chunks), state.get("valid_until"))
 

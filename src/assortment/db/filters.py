@@ -131,11 +131,18 @@ def convert_value(kind: str, value: str) -> Any:
 
 
 def parse_instant(value: str) -> datetime:
-    """ISO date, ISO date-time (UTC when no offset is given) or epoch milliseconds."""
-    if value.isdigit():
-        return datetime.fromtimestamp(int(value) / 1000, tz=UTC)
-    parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    """ISO date, ISO date-time (UTC when no offset is given) or epoch milliseconds, as a UTC datetime.
+
+    ValueError for anything else, including instants that exist only outside years 1-9999 in UTC (such as
+    9999-12-31T23:59:59-14:00 or 20-digit milliseconds), which no column or comparison could take.
+    """
+    try:
+        if value.isdigit():
+            return datetime.fromtimestamp(int(value) / 1000, tz=UTC)
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+        return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    except (OverflowError, OSError) as exc:
+        raise ValueError(f"{value} is out of range") from exc
 
 
 # --- JSON string arrays -------------------------------------------------------------------------

@@ -120,7 +120,7 @@ def _csv_record(header: list[str], cells: list[str]) -> dict[str, Any] | str:
                 return "includes_tax: must be true or false"
             includes_tax = value == "true"
         elif len(key) == 3 and key.isalpha() and key.isupper():
-            if not value.isdigit():
+            if not (value.isascii() and value.isdigit()):  # "²".isdigit() holds, int() refuses it
                 return f"{key}: amounts are whole numbers in minor units"
             currencies[key] = {"amount": int(value)}
         else:

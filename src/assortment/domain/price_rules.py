@@ -3,6 +3,7 @@ the active sale and computing what a release shows. No database, no HTTP, no flo
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -126,9 +127,22 @@ def parse_time(value: Any, where: str) -> datetime | None:
         raise ValidationFailed(f"{where}: must be an RFC 3339 time")
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError as exc:
+        # In UTC now: an instant outside years 1-9999 there (9999-12-31T23:59:59-14:00) is refused here.
+        parsed = parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        # To the millisecond, as stored (§0.1): the window rules are checked on what is kept.
+        return parsed.replace(microsecond=parsed.microsecond // 1000 * 1000)
+    except (ValueError, OverflowError) as exc:
         raise ValidationFailed(f"{where}: must be an RFC 3339 time") from exc
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _is_uuid(value: Any) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
 
 
 def check_sales(sales: Any, base_codes: set[str], tier_minimums: dict[str, int]) -> dict[str, Any] | None:
@@ -164,10 +178,10 @@ def check_sales(sales: Any, base_codes: set[str], tier_minimums: dict[str, int])
             }
         bundles = sale.get("bundle_ids")
         if bundles is not None:
-            if not isinstance(bundles, list) or not all(isinstance(b, str) for b in bundles):
+            if not isinstance(bundles, list) or not all(_is_uuid(b) for b in bundles):
                 raise ValidationFailed(f"{where}.bundle_ids: must be a list of ids")
             entry["bundle_ids"] = bundles
-        else:
+        if not bundles:  # an empty list prices outside bundles too: publish keeps it as an ordinary sale
             if (start, end) in bounds_seen:
                 raise ValidationFailed(f"{where}.schedule: two sales cannot have the same window")
             bounds_seen.add((start, end))
@@ -268,15 +282,15 @@ def price_fields(
             entry_meta["sale_id"] = sale[0]
             expires = _window(sale[1])[1]
             entry_meta["sale_expires"] = timestamp(expires) if expires else None
-            originals = {
-                code: {"amount": e["tiers"][name]["amount"], "includes_tax": e.get("includes_tax", False)}
-                for code, e in base.items()
-                if name in (e.get("tiers") or {})
-            }
-            if originals:
+            # Original prices only when the base D tiers have a tier of that name (§9.6.2.6).
+            if name in (base[display.code].get("tiers") or {}):
+                originals = {
+                    code: {"amount": e["tiers"][name]["amount"], "includes_tax": e.get("includes_tax", False)}
+                    for code, e in base.items()
+                    if name in (e.get("tiers") or {})
+                }
                 entry_meta["original_price"] = originals
-                if display.code in originals:
-                    entry_meta["original_display_price"] = _display(originals[display.code]["amount"], display)
+                entry_meta["original_display_price"] = _display(originals[display.code]["amount"], display)
         tier_meta[name] = entry_meta
     if tier_meta:
         meta["tiers"] = tier_meta

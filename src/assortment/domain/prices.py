@@ -7,7 +7,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, select
+from sqlalchemy import ColumnElement, delete, func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -25,6 +25,7 @@ from assortment.domain.tree_rules import merge_custom_attributes
 from assortment.errors import BadRequest, Conflict, NotFound, ValidationFailed
 
 MAX_CURRENCIES = 10
+CURRENCY_LOCKS = 0x43555252  # the advisory lock space of currency writes ("CURR")
 CURRENCY_FIELDS = (
     "code",
     "format",
@@ -70,6 +71,7 @@ def currency_format(currency: Currency) -> price_rules.CurrencyFormat:
 
 def check_currency_values(values: dict[str, Any], *, creating: bool) -> None:
     """Field rules of §9.1 on the values a request sets."""
+    refuse_nul(values, "data")
     required = CURRENCY_FIELDS if creating else ()
     for name in required:
         if values.get(name) is None:
@@ -156,8 +158,22 @@ class CurrencyService:
             raise NotFound("currency not found")
         return currency
 
+    def _one_writer_per_store(self) -> None:
+        """Currency writes of one store run one at a time, so the invariants (one enabled default, at most
+        10) hold under concurrent requests. SQLite writers already hold the database write lock (BEGIN
+        IMMEDIATE). On PostgreSQL, row locks alone do not do it: a writer that waited for them does not see
+        the rows another writer inserted meanwhile; after this transaction-scoped lock, every read sees
+        all committed changes (READ COMMITTED takes a new snapshot per statement)."""
+        if self.session.get_bind().dialect.name == "postgresql":
+            key = int.from_bytes(self.principal.scope_id.bytes[:4], "big", signed=True)
+            self.session.execute(
+                text("SELECT pg_advisory_xact_lock(CAST(:space AS integer), CAST(:key AS integer))"),
+                {"space": CURRENCY_LOCKS, "key": key},
+            )
+
     def create(self, values: dict[str, Any]) -> Currency:
         check_currency_values(values, creating=True)
+        self._one_writer_per_store()
         self.ensure_default()
         scope = self.principal.scope_id
         existing = self.session.scalars(select(Currency).where(Currency.scope_id == scope).with_for_update()).all()
@@ -183,6 +199,7 @@ class CurrencyService:
 
     def update(self, currency_id: str, values: dict[str, Any]) -> Currency:
         check_currency_values(values, creating=False)
+        self._one_writer_per_store()
         currency = self.get(currency_id)
         if "code" in values and str(values["code"]).upper() != currency.code:
             raise ValidationFailed("data.code: the code of a currency cannot change")
@@ -203,6 +220,7 @@ class CurrencyService:
         return currency
 
     def delete(self, currency_id: str) -> None:
+        self._one_writer_per_store()
         currency = self.get(currency_id)
         if currency.is_default:
             raise ValidationFailed("the default currency cannot be deleted")
@@ -270,7 +288,8 @@ class PricebookService:
         if body_id != pricebook_id:
             raise ValidationFailed("data.id: must match the price book id in the path")
         _only(attributes, {"name", "description", "external_ref"})
-        if "name" in attributes and (not isinstance(attributes["name"], str) or not attributes["name"]):
+        name = attributes.get("name")
+        if "name" in attributes and not (isinstance(name, str) and 0 < len(name) <= 1000):  # as on create
             raise ValidationFailed("data.attributes.name: must be a non-empty string")
         if not attributes:
             return book
@@ -319,6 +338,24 @@ def _only(attributes: dict[str, Any], allowed: set[str]) -> None:
     unknown = set(attributes) - allowed
     if unknown:
         raise ValidationFailed(f"data.attributes: unknown attributes {sorted(unknown)}")
+    refuse_nul(attributes, "data.attributes")
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+def refuse_nul(value: Any, where: str) -> None:
+    """No string anywhere in a body may hold a NUL character: PostgreSQL cannot store one (a 500 there,
+    accepted on SQLite), so it is refused as invalid on every database, as the other resources do."""
+    if _has_nul(value):
+        raise ValidationFailed(f"{where}: strings must not contain NUL characters")
 
 
 @dataclass
@@ -355,10 +392,10 @@ class PriceService:
         items, total = paginate(self.session, query, (Price.created_at, Price.id), paging.limit, paging.offset)
         return Page(items, total, paging)
 
-    def book_id_of(self, price: Price) -> uuid.UUID:
+    def book_of(self, price: Price) -> Pricebook:
         book = self.session.get(Pricebook, price.pricebook_pk)
         assert book is not None
-        return book.id
+        return book
 
     def create(self, pricebook_id: str, attributes: dict[str, Any]) -> Price:
         book = self._book(pricebook_id, writing=True)

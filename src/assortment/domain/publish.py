@@ -22,7 +22,6 @@ from assortment.db.models import (
     Hierarchy,
     Node,
     Pricebook,
-    Product,
     Release,
     ReleaseHierarchy,
     ReleaseNode,
@@ -66,6 +65,8 @@ class TreeFacts:
     hierarchy_of: dict[int, Hierarchy]  # node pk → hierarchy
     chain: dict[int, list[Node]]  # node pk → ancestors from the top-level node down to the node itself
     children: dict[int | None, dict[int, list[Node]]]  # hierarchy pk → parent pk → ordered children
+    node_ids: dict[int, str]  # node pk → id, as text
+    crumbs: dict[int, list[str]]  # node pk → its bread crumbs: ids from the hierarchy down to its parent
 
 
 def _tree(hierarchies: list[Hierarchy], nodes: list[Node]) -> TreeFacts:
@@ -88,12 +89,19 @@ def _tree(hierarchies: list[Hierarchy], nodes: list[Node]) -> TreeFacts:
     for siblings_by_parent in grouped.values():
         for siblings in siblings_by_parent.values():
             siblings.sort(key=child_order_key)
+    node_ids = {n.pk: str(n.id) for n in nodes}
+    crumbs = {
+        n.pk: [str(h_by_pk[n.hierarchy_pk].id), *(node_ids[a.pk] for a in chain[n.pk][:-1])][:MAX_CRUMB_LEVELS]
+        for n in nodes
+    }
     return TreeFacts(
         hierarchies=hierarchies,
         nodes=nodes,
         hierarchy_of={n.pk: h_by_pk[n.hierarchy_pk] for n in nodes},
         chain=chain,
         children=grouped,
+        node_ids=node_ids,
+        crumbs=crumbs,
     )
 
 
@@ -148,7 +156,7 @@ def publish(
     report("nodes", 0, len(tree.nodes))
 
     # Live products linked to those nodes, and the links themselves.
-    links = repo.live_links(session, [n.pk for n in tree.nodes])
+    links = repo.live_links(session, [h.pk for h in hierarchies], [n.pk for n in tree.nodes])
     products_of_node: dict[int, list[int]] = defaultdict(list)
     nodes_of_product: dict[int, list[tuple[datetime, int]]] = defaultdict(list)
     for node_pk, product_pk, linked_at in links:
@@ -169,7 +177,6 @@ def publish(
 
     # Product documents, rendered once.
     slugs = repo.attached_slugs(session, product_id_of.keys())
-    node_by_pk = {n.pk: n for n in tree.nodes}
     ordered_pks = sorted(product_id_of, key=rank.__getitem__)
     done = 0
     codes = {fmt.code for fmt, _ in currencies}
@@ -177,7 +184,7 @@ def publish(
         rows = []
         prices = _winning_prices(session, stack, [p.sku for p in batch if p.sku], codes)
         for product in batch:
-            crumbs = _bread_crumbs(nodes_of_product[product.pk], node_by_pk, tree)
+            crumbs = _bread_crumbs(nodes_of_product[product.pk], tree)
             document = _product_document(
                 product,
                 base,
@@ -212,11 +219,13 @@ def publish(
     curated_of: dict[int, list[str]] = {}
     for node in tree.nodes:
         linked = products_of_node.get(node.pk, [])
-        linked_ids = {str(product_id_of[pk]): pk for pk in linked}
-        curated = [c for c in (node.curated_products or []) if c in linked_ids]
+        wanted = node.curated_products or []
+        linked_ids = {str(product_id_of[pk]): pk for pk in linked} if wanted else {}
+        curated = [c for c in wanted if c in linked_ids]
         curated_of[node.pk] = curated
         curated_pks = [linked_ids[c] for c in curated]
-        rest = sorted((pk for pk in linked if pk not in set(curated_pks)), key=rank.__getitem__)
+        chosen = set(curated_pks)
+        rest = sorted((pk for pk in linked if pk not in chosen), key=rank.__getitem__)
         for position, pk in enumerate([*curated_pks, *rest]):
             node_rows.append(
                 {
@@ -337,25 +346,18 @@ def _related(
     return rows, slugs
 
 
-def _bread_crumbs(
-    links: list[tuple[datetime, int]], node_by_pk: dict[int, Node], tree: TreeFacts
-) -> tuple[list[str], dict[str, list[str]]]:
+def _bread_crumbs(links: list[tuple[datetime, int]], tree: TreeFacts) -> tuple[list[str], dict[str, list[str]]]:
     """bread_crumb_nodes: linked nodes, most recently linked first; bread_crumbs: for each, the ids from
-    the hierarchy down to its parent (at most 10, those nearest the root)."""
-    ordered = sorted(links, key=lambda link: (-link[0].timestamp(), str(node_by_pk[link[1]].id)))
-    crumb_nodes: list[str] = []
-    crumbs: dict[str, list[str]] = {}
-    for _, node_pk in ordered:
-        node = node_by_pk[node_pk]
-        node_id = str(node.id)
-        crumb_nodes.append(node_id)
-        ancestors = [str(tree.hierarchy_of[node_pk].id), *(str(n.id) for n in tree.chain[node_pk][:-1])]
-        crumbs[node_id] = ancestors[:MAX_CRUMB_LEVELS]
+    the hierarchy down to its parent (at most 10, those nearest the root; computed once per node)."""
+    node_ids = tree.node_ids
+    ordered = sorted(links, key=lambda link: (-link[0].timestamp(), node_ids[link[1]]))
+    crumb_nodes = [node_ids[node_pk] for _, node_pk in ordered]
+    crumbs = {node_ids[node_pk]: list(tree.crumbs[node_pk]) for _, node_pk in ordered}
     return crumb_nodes, crumbs
 
 
 def _product_document(
-    product: Product,
+    product: Any,  # a row of repo.PRODUCT_FIELDS
     base: str,
     published_at: str,
     catalog_id: uuid.UUID,
@@ -458,7 +460,7 @@ def _node_rows(
                         "links": {"related": f"{base}/hierarchies/{hierarchy.id}"},
                     },
                     "parent": {
-                        "data": {"type": "node" if parent else "hierarchy", "id": parent_id},
+                        "data": {"type": "node", "id": parent_id},  # §4.3: a top-level node names its hierarchy
                         "links": {
                             "related": f"{base}/nodes/{parent_id}" if parent else f"{base}/hierarchies/{parent_id}"
                         },

@@ -7,9 +7,9 @@ status of active/inactive, an integer sort order); the rules live in domain/prod
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Body, Request
 from starlette.responses import Response
 
 from assortment.api.deps import AdminDep, SessionDep
@@ -26,7 +26,7 @@ from assortment.domain.product_relationships import (
     Reference,
     code_of,
 )
-from assortment.errors import BadRequest, NotFound, ValidationFailed
+from assortment.errors import NotFound, ValidationFailed
 
 router = APIRouter(prefix="/api/v2", tags=["v2 product relationships"])
 
@@ -81,14 +81,9 @@ TYPE_BODY_DOC = {
 }
 
 
-async def _json(request: Request) -> Any:
-    body = await request.body()
-    if not body.strip():
-        return None
-    try:
-        return await request.json()
-    except ValueError as exc:
-        raise BadRequest("Request body is not valid JSON") from exc
+# Handlers are plain functions (run in the thread pool, never blocking the event loop on the database);
+# FastAPI parses the JSON body: malformed JSON is a 400, an absent body is None.
+JsonBody = Annotated[Any, Body()]
 
 
 def _wrapper(body: Any, name: str) -> dict[str, Any]:
@@ -195,8 +190,8 @@ def _filter_id(raw: str) -> int:
 
 
 @router.post("/product_relationships", status_code=201, responses=ERRORS, openapi_extra=BODY_DOC)
-async def create_link(request: Request, session: SessionDep, principal: AdminDep) -> Response:
-    link = parse_link(await _json(request))
+def create_link(session: SessionDep, principal: AdminDep, body: JsonBody = None) -> Response:
+    link = parse_link(body)
     service = ProductRelationshipService(session, principal)
     edge = service.create(link)
     return json_response(render_link(service.describe([edge])[0]), status_code=201)
@@ -244,9 +239,9 @@ def get_link(link_id: str, session: SessionDep, principal: AdminDep) -> Response
 
 
 @router.put("/product_relationships/{link_id}", responses=ERRORS, openapi_extra=BODY_DOC)
-async def update_link(link_id: str, request: Request, session: SessionDep, principal: AdminDep) -> Response:
+def update_link(link_id: str, session: SessionDep, principal: AdminDep, body: JsonBody = None) -> Response:
     pk = _path_id(link_id, "product relationship")
-    link = parse_link(await _json(request))
+    link = parse_link(body)
     service = ProductRelationshipService(session, principal)
     edge = service.update(pk, link)
     return json_response(render_link(service.describe([edge])[0]))
@@ -273,8 +268,8 @@ def _type_fields(body: Any) -> tuple[str | None, str | None, frozenset[str]]:
 
 
 @router.post("/relationships", status_code=201, responses=ERRORS, openapi_extra=TYPE_BODY_DOC)
-async def create_type(request: Request, session: SessionDep, principal: AdminDep) -> Response:
-    name, code, _ = _type_fields(await _json(request))
+def create_type(session: SessionDep, principal: AdminDep, body: JsonBody = None) -> Response:
+    name, code, _ = _type_fields(body)
     if not code:
         raise ValidationFailed("relationship[code]: is required")
     definition = ProductRelationshipService(session, principal).create_type(name, code)
@@ -295,9 +290,9 @@ def get_type(type_id: str, session: SessionDep, principal: AdminDep) -> Response
 
 
 @router.put("/relationships/{type_id}", responses=ERRORS, openapi_extra=TYPE_BODY_DOC)
-async def update_type(type_id: str, request: Request, session: SessionDep, principal: AdminDep) -> Response:
+def update_type(type_id: str, session: SessionDep, principal: AdminDep, body: JsonBody = None) -> Response:
     pk = _path_id(type_id, "relationship")
-    name, code, sent = _type_fields(await _json(request))
+    name, code, sent = _type_fields(body)
     definition = ProductRelationshipService(session, principal).update_type(pk, name, code, sent)
     return json_response(render_type(definition))
 
