@@ -91,7 +91,6 @@ class RejectNulMiddleware:
 # A `\u` escape of a UTF-16 surrogate (D800-DFFF) with the run of backslashes before it: an odd run is
 # an escape, an even one is escaped backslashes followed by a literal "u". Group 2: 8-B high, C-F low.
 _SURROGATE_ESCAPE = re.compile(rb"(\\+)u[dD]([89a-fA-F])[0-9a-fA-F]{2}")
-_FORM_TYPES = (b"multipart/form-data", b"application/x-www-form-urlencoded")
 LONE_SURROGATE_DETAIL = "Request body is not valid JSON: a \\u escape spells a lone UTF-16 surrogate"
 
 
@@ -118,16 +117,14 @@ def has_lone_surrogate(body: bytes) -> bool:
 class RejectLoneSurrogatesMiddleware:
     """A JSON string may spell a lone surrogate (`"\\ud800"`). Python parses it into a str that is not
     text: neither database can store it and the response encoder cannot write it back (a 500 wherever it
-    went). Such a body is refused as malformed JSON, 400, before any handler sees it; form bodies are
-    decoded as UTF-8 and cannot hold one."""
+    went). Such a body is refused as malformed JSON, 400, before any handler sees it. Every body is
+    checked, whatever its content type: the JSON handlers parse what they get (no upload takes files)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or any(
-            name == b"content-type" and value.lower().startswith(_FORM_TYPES) for name, value in scope["headers"]
-        ):
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         chunks: list[bytes] = []
