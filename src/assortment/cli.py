@@ -280,6 +280,7 @@ def _print_first_steps(settings: Settings, host: str, port: int) -> None:
         f"  curl -s {base}/pcm/products -H 'Authorization: Bearer ACCESS_TOKEN'\n"
         f"API docs: {base}/docs\n",
         highlight=False,
+        soft_wrap=True,
     )
 
 
