@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import secrets
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -16,6 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -88,8 +91,21 @@ def run_assortment(database_url: str, *args: str | Path, check: bool = True) -> 
 
 
 @contextmanager
-def fresh_database(kind: str, pg_admin_url: str) -> Iterator[str]:
-    """A new, migrated, empty database of this kind; removed afterwards. Yields its URL."""
+def fresh_database(kind: str, pg_admin_url: str, *, sqlite_file: Path | None = None) -> Iterator[str]:
+    """A new, migrated, empty database of this kind; removed afterwards. Yields its URL.
+
+    SQLite: a file in a temporary directory, or `sqlite_file` (replaced if it exists) when given.
+    """
+    if kind == "sqlite" and sqlite_file is not None:
+        sqlite_file.parent.mkdir(parents=True, exist_ok=True)
+        _remove_sqlite(sqlite_file)
+        try:
+            url = f"sqlite:///{sqlite_file}"
+            run_assortment(url, "db", "upgrade")
+            yield url
+        finally:
+            _remove_sqlite(sqlite_file)
+        return
     if kind == "sqlite":
         with tempfile.TemporaryDirectory(prefix="assortment-bench-") as folder:
             url = f"sqlite:///{Path(folder) / 'bench.db'}"
@@ -112,6 +128,80 @@ def fresh_database(kind: str, pg_admin_url: str) -> Iterator[str]:
                 conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     finally:
         admin.dispose()
+
+
+def _remove_sqlite(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        path.with_name(path.name + suffix).unlink(missing_ok=True)
+
+
+def create_key(database_url: str, name: str = "bench") -> tuple[str, str]:
+    """`assortment keys create --name NAME --json` (a key of the default store): (client_id, secret)."""
+    env = {**os.environ, "ASSORTMENT_DATABASE_URL": database_url}
+    done = subprocess.run(
+        [assortment_command(), "keys", "create", "--name", name, "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"assortment keys create failed ({done.returncode}):\n{done.stderr}")
+    key = json.loads(done.stdout.strip().splitlines()[-1])
+    return str(key["client_id"]), str(key["client_secret"])
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextmanager
+def running_server(database_url: str, workers: int = 1) -> Iterator[str]:
+    """A real `assortment serve` process on loopback; yields its base URL, stops it afterwards."""
+    env = {**os.environ, "ASSORTMENT_DATABASE_URL": database_url}
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    with tempfile.TemporaryFile(mode="w+") as log:
+        process = subprocess.Popen(
+            [
+                assortment_command(),
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--workers",
+                str(workers),
+            ],
+            env=env,
+            stdout=log,
+            stderr=log,
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                if process.poll() is not None:
+                    log.seek(0)
+                    raise SystemExit(f"assortment serve exited ({process.returncode}):\n{log.read()[-4000:]}")
+                try:
+                    if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise SystemExit(f"assortment serve did not answer on {url} within 30 s")
+                time.sleep(0.1)
+            yield url
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
 def scalar(database_url: str, sql: str) -> object:

@@ -13,10 +13,19 @@ import shlex
 import sys
 from pathlib import Path
 
-from bench import product_import, report
+from bench import associations, catalogs, hierarchies, product_import, report
 from bench.common import DEFAULT_PG_ADMIN_URL, ENGINES, ROOT, Benchmark, Context, machine
 
-REGISTRY: dict[str, Benchmark] = {b.name: b for b in (product_import.BENCHMARK,)}
+REGISTRY: dict[str, Benchmark] = {
+    b.name: b
+    for b in (
+        product_import.BENCHMARK,
+        hierarchies.BENCHMARK,
+        catalogs.PUBLISH,
+        catalogs.RELEASE_READ,
+        associations.BENCHMARK,
+    )
+}
 BENCHMARKS_MD = ROOT / "BENCHMARKS.md"
 
 

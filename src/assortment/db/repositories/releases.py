@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Integer, bindparam, delete, func, literal, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from assortment.db.filters import FilterField, Kind, allow
 from assortment.db.models import (
@@ -231,9 +231,15 @@ def release_product_versions(session: Session, release_pk: int) -> dict[uuid.UUI
 # --- releases --------------------------------------------------------------------------------------------
 
 
+# A release's delta lists every product of a full publish (megabytes at 100k products): it is loaded only
+# when read (the delta endpoint), not with every release a request resolves.
+WITHOUT_DELTA = defer(Release.delta)
+
+
 def latest_published(session: Session, catalog_pk: int) -> Release | None:
     query = (
         select(Release)
+        .options(WITHOUT_DELTA)
         .where(Release.catalog_pk == catalog_pk, Release.status == "PUBLISHED")
         .order_by(Release.pk.desc())
         .limit(1)
@@ -242,14 +248,14 @@ def latest_published(session: Session, catalog_pk: int) -> Release | None:
 
 
 def get_release(session: Session, catalog_pk: int, release_id: uuid.UUID) -> Release | None:
-    query = select(Release).where(Release.catalog_pk == catalog_pk, Release.id == release_id)
+    query = select(Release).options(WITHOUT_DELTA).where(Release.catalog_pk == catalog_pk, Release.id == release_id)
     return session.scalars(query).first()
 
 
 def list_releases(session: Session, catalog_pk: int, limit: int, offset: int) -> tuple[list[Release], int]:
     query = select(Release).where(Release.catalog_pk == catalog_pk)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = session.scalars(query.order_by(Release.pk.desc()).limit(limit).offset(offset)).all()
+    rows = session.scalars(query.options(WITHOUT_DELTA).order_by(Release.pk.desc()).limit(limit).offset(offset)).all()
     return list(rows), total
 
 
