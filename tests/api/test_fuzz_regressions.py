@@ -227,3 +227,13 @@ def test_renaming_a_price_book_past_1000_characters_is_422(api: Caller) -> None:
     errors_of(response)
     assert api.get(f"/pcm/pricebooks/{book}").json()["data"]["attributes"]["name"] == "Book"
     assert rename("n" * 1000).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "expression",
+    ['eq(locales.fr"x.name,a)', "eq(locales.fr-FR.colour,a)", "eq(breadcrumbs.locales.x_y.name,a)"],
+)
+def test_locale_filters_take_only_language_tags_and_known_fields(api: Caller, expression: str) -> None:
+    response = api.get("/pcm/hierarchies/nodes", params={"filter": expression})
+    assert response.status_code == 400
+    errors_of(response)

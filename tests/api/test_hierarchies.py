@@ -298,7 +298,6 @@ def test_list_filters(api: Caller, keys: Keys) -> None:
     assert listed("lt(created_at,2000-01-01)") == []
 
 
-@pytest.mark.xfail(strict=True, reason="SPEC §2.5: breadcrumbs.* and locales.* filters are not implemented (400)")
 def test_breadcrumb_and_locale_filters(api: Caller) -> None:
     shoes = make_hierarchy(
         api, name="Shoes", slug="shoes", locales={"fr-FR": {"name": "Chaussures", "description": "Les pieds"}}

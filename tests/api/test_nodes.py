@@ -261,7 +261,6 @@ def test_node_list_filters(api: Caller, hid: str) -> None:
     assert api.get(every, params={"filter": "eq(colour,red)"}).status_code == 400
 
 
-@pytest.mark.xfail(strict=True, reason="SPEC §2.7: breadcrumbs.* and locales.* node filters are not implemented (400)")
 def test_node_breadcrumb_and_locale_filters(api: Caller, hid: str) -> None:
     top = make_node(api, hid, "Top", slug="top", locales={"fr-FR": {"name": "Haut"}})["id"]
     child = make_node(api, hid, "Child", parent=top)["id"]

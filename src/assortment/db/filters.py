@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, false, literal, or_, true
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnClause, FunctionElement
-from sqlalchemy.types import Boolean
+from sqlalchemy.types import Boolean, String
 
 from assortment.domain.filters import FILTER_PARSE_ERROR, AnyOf, Condition, Term
 from assortment.errors import BadRequest
@@ -41,13 +41,40 @@ class FilterField:
     constant: str | None = None
     # Replaces the default `eq` compilation (e.g. a digest column, a derived predicate).
     eq: Callable[[Any], ColumnElement[bool]] | None = None
+    # Builds the whole predicate from the condition applied to `column` (e.g. "some ancestor matches").
+    around: Callable[[ColumnElement[bool], Condition], ColumnElement[bool]] | None = None
 
 
-def allow(column: Any, kind: str, ops: str, *, constant: str | None = None, eq: Any = None) -> FilterField:
-    return FilterField(column=column, kind=kind, ops=frozenset(ops.split()), constant=constant, eq=eq)
+# A whitelist entry whose name has a variable part, e.g. `locales.*.name`: given the parts the `*`
+# matched, it returns the field to filter on.
+FieldPattern = Callable[[list[str]], FilterField]
 
 
-def compile_filter(terms: tuple[Term, ...], whitelist: Mapping[str, FilterField]) -> ColumnElement[bool]:
+def allow(
+    column: Any, kind: str, ops: str, *, constant: str | None = None, eq: Any = None, around: Any = None
+) -> FilterField:
+    return FilterField(
+        column=column, kind=kind, ops=frozenset(ops.split()), constant=constant, eq=eq, around=around
+    )
+
+
+def lookup(whitelist: Mapping[str, Any], name: str) -> FilterField | None:
+    """The whitelist entry for a field name: exact names first, then names with `*` segments."""
+    found = whitelist.get(name)
+    if isinstance(found, FilterField):
+        return found
+    parts = name.split(".")
+    for pattern, make in whitelist.items():
+        if "*" not in pattern:
+            continue
+        wanted = pattern.split(".")
+        if len(wanted) == len(parts) and all(w in ("*", p) for w, p in zip(wanted, parts, strict=True)):
+            field: FilterField = make([p for w, p in zip(wanted, parts, strict=True) if w == "*"])
+            return field
+    return None
+
+
+def compile_filter(terms: tuple[Term, ...], whitelist: Mapping[str, Any]) -> ColumnElement[bool]:
     clauses = []
     for term in terms:
         if isinstance(term, AnyOf):
@@ -61,10 +88,16 @@ def _bad() -> BadRequest:
     return BadRequest(FILTER_PARSE_ERROR)
 
 
-def _condition(cond: Condition, whitelist: Mapping[str, FilterField]) -> ColumnElement[bool]:
-    spec = whitelist.get(cond.field)
+def _condition(cond: Condition, whitelist: Mapping[str, Any]) -> ColumnElement[bool]:
+    spec = lookup(whitelist, cond.field)
     if spec is None or cond.op not in spec.ops:
         raise _bad()
+    predicate = column_condition(cond, spec)
+    return spec.around(predicate, cond) if spec.around is not None else predicate
+
+
+def column_condition(cond: Condition, spec: FilterField) -> ColumnElement[bool]:
+    """The condition applied to the field's column."""
     col: ColumnElement[Any] = spec.column
     if cond.op == "is_null":
         wanted = True if not cond.values else _to_bool(cond.values[0])
@@ -143,6 +176,30 @@ def parse_instant(value: str) -> datetime:
         return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
     except (OverflowError, OSError) as exc:
         raise ValueError(f"{value} is out of range") from exc
+
+
+# --- a text value inside a JSON object ------------------------------------------------------------------
+
+
+class json_text(FunctionElement[str]):
+    """The text at a path of string keys in a JSON object column (NULL where absent)."""
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(json_text, "sqlite")
+def _json_text_sqlite(element: json_text, compiler: Any, **kw: Any) -> str:
+    column, *keys = list(element.clauses)
+    path = "$" + "".join(f'."{key.value}"' for key in keys)
+    return f"json_extract({compiler.process(column, **kw)}, {compiler.process(literal(path), **kw)})"
+
+
+@compiles(json_text, "postgresql")
+def _json_text_postgresql(element: json_text, compiler: Any, **kw: Any) -> str:
+    column, *keys = list(element.clauses)
+    steps = [compiler.process(key, **kw) for key in keys]
+    return f"({compiler.process(column, **kw)} #>> ARRAY[{', '.join(steps)}]::text[])"
 
 
 # --- JSON string arrays -------------------------------------------------------------------------

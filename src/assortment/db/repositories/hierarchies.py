@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import uuid
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -18,13 +19,16 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    or_,
     select,
     update,
 )
 from sqlalchemy.orm import Session, aliased
 
-from assortment.db.filters import FilterField, Kind, allow
+from assortment.db.filters import FieldPattern, FilterField, Kind, allow, column_condition, json_text
 from assortment.db.models import ORGANIZATION_SCOPE, Hierarchy, Node, NodeProduct, Product
+from assortment.domain.filters import FILTER_PARSE_ERROR, Condition
+from assortment.errors import BadRequest
 
 
 def _owner_eq(column: Any) -> Any:
@@ -41,9 +45,7 @@ def _node_ref_eq(column: Any) -> Any:
 
     def predicate(value: uuid.UUID) -> ColumnElement[bool]:
         parent = aliased(Node)
-        by_node: ColumnElement[bool] = column.in_(
-            select(parent.pk).where(parent.id == value).scalar_subquery()
-        )
+        by_node: ColumnElement[bool] = column.in_(select(parent.pk).where(parent.id == value).scalar_subquery())
         top_level = and_(
             Node.parent_pk.is_(None),
             Node.hierarchy_pk.in_(select(Hierarchy.pk).where(Hierarchy.id == value).scalar_subquery()),
@@ -63,7 +65,55 @@ def _has_children_eq(value: bool) -> ColumnElement[bool]:
     return has if value else ~has
 
 
-HIERARCHY_FILTERS: dict[str, FilterField] = {
+LOCALE_CODE = re.compile(r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$")
+LOCALE_FIELDS = ("name", "description")
+
+
+def _locale_text(column: Any, parts: list[str], field: str) -> Any:
+    """`locales.<code>.<field>`: the localized text; codes look like language tags, nothing else."""
+    (code,) = parts
+    if not LOCALE_CODE.match(code) or field not in LOCALE_FIELDS:
+        raise BadRequest(FILTER_PARSE_ERROR)
+    return json_text(column, literal(code), literal(field))
+
+
+def _locale_filter(entity: Any, field: str) -> FieldPattern:
+    return lambda parts: allow(_locale_text(entity.locales, parts, field), Kind.STRING, "eq like ilike")
+
+
+def _crumb_filter(
+    kind: str, ops: str, node_column: Callable[[Any], Any], hierarchy_column: Callable[[Any], Any]
+) -> FilterField:
+    """`breadcrumbs.…` on nodes: a node matches when the condition holds for its hierarchy, for one of
+    its ancestors or for itself (its breadcrumbs, hierarchy first)."""
+    crumb = aliased(Node)
+
+    def around(on_crumb: ColumnElement[bool], cond: Condition) -> ColumnElement[bool]:
+        on_hierarchy = column_condition(cond, allow(hierarchy_column(Hierarchy), kind, ops))
+        below = select(crumb.pk.label("pk")).where(on_crumb).cte(recursive=True)
+        child = aliased(Node)
+        below = below.union_all(select(child.pk).join(below, child.parent_pk == below.c.pk))
+        in_subtree: ColumnElement[bool] = Node.pk.in_(select(below.c.pk))
+        in_hierarchy: ColumnElement[bool] = Node.hierarchy_pk.in_(select(Hierarchy.pk).where(on_hierarchy))
+        return or_(in_subtree, in_hierarchy)
+
+    return allow(node_column(crumb), kind, ops, around=around)
+
+
+def _crumb_locale_filter(field: str) -> FieldPattern:
+    def make(parts: list[str]) -> FilterField:
+        _locale_text(Node.locales, parts, field)  # checks the code and the field
+        return _crumb_filter(
+            Kind.STRING,
+            "eq like ilike",
+            lambda entity: _locale_text(entity.locales, parts, field),
+            lambda entity: _locale_text(entity.locales, parts, field),
+        )
+
+    return make
+
+
+HIERARCHY_FILTERS: dict[str, Any] = {
     "id": allow(Hierarchy.id, Kind.UUID, "eq in gt ge lt le"),
     "owner": allow(Hierarchy.scope_id, Kind.STRING, "eq", eq=_owner_eq(Hierarchy.scope_id)),
     "name": allow(Hierarchy.name, Kind.STRING, "eq like ilike in"),
@@ -71,9 +121,15 @@ HIERARCHY_FILTERS: dict[str, FilterField] = {
     "description": allow(Hierarchy.description, Kind.STRING, "eq like ilike is_null"),
     "created_at": allow(Hierarchy.created_at, Kind.DATETIME, "eq gt ge lt le"),
     "updated_at": allow(Hierarchy.updated_at, Kind.DATETIME, "eq gt ge lt le"),
+    # A hierarchy's breadcrumbs are the hierarchy itself.
+    "breadcrumbs.id": allow(Hierarchy.id, Kind.UUID, "eq in"),
+    "breadcrumbs.name": allow(Hierarchy.name, Kind.STRING, "eq like ilike"),
+    "breadcrumbs.slug": allow(Hierarchy.slug, Kind.STRING, "eq like ilike"),
+    **{f"locales.*.{field}": _locale_filter(Hierarchy, field) for field in LOCALE_FIELDS},
+    **{f"breadcrumbs.locales.*.{field}": _locale_filter(Hierarchy, field) for field in LOCALE_FIELDS},
 }
 
-NODE_FILTERS: dict[str, FilterField] = {
+NODE_FILTERS: dict[str, Any] = {
     "id": allow(Node.id, Kind.UUID, "eq in gt ge lt le"),
     "hierarchy_id": allow(Node.hierarchy_pk, Kind.UUID, "eq in", eq=_hierarchy_id_eq),
     "parent_id": allow(Node.parent_pk, Kind.UUID, "eq in", eq=_node_ref_eq(Node.parent_pk)),
@@ -84,6 +140,11 @@ NODE_FILTERS: dict[str, FilterField] = {
     "has_children": allow(Node.pk, Kind.BOOL, "eq", eq=_has_children_eq),
     "created_at": allow(Node.created_at, Kind.DATETIME, "eq gt ge lt le"),
     "updated_at": allow(Node.updated_at, Kind.DATETIME, "eq gt ge lt le"),
+    "breadcrumbs.id": _crumb_filter(Kind.UUID, "eq in", lambda e: e.id, lambda e: e.id),
+    "breadcrumbs.name": _crumb_filter(Kind.STRING, "eq like ilike", lambda e: e.name, lambda e: e.name),
+    "breadcrumbs.slug": _crumb_filter(Kind.STRING, "eq like ilike", lambda e: e.slug, lambda e: e.slug),
+    **{f"locales.*.{field}": _locale_filter(Node, field) for field in LOCALE_FIELDS},
+    **{f"breadcrumbs.locales.*.{field}": _crumb_locale_filter(field) for field in LOCALE_FIELDS},
 }
 
 # Child order (SPEC §2.4): nodes with a sort_order first, highest first; then the rest, most recently
@@ -145,9 +206,7 @@ def nodes_by_ids(session: Session, node_ids: Collection[uuid.UUID]) -> list[Node
     return list(session.scalars(select(Node).where(Node.id.in_(list(node_ids)))))
 
 
-def visible_nodes_by_ids(
-    session: Session, scopes: Sequence[uuid.UUID], node_ids: Collection[uuid.UUID]
-) -> list[Node]:
+def visible_nodes_by_ids(session: Session, scopes: Sequence[uuid.UUID], node_ids: Collection[uuid.UUID]) -> list[Node]:
     if not node_ids:
         return []
     return list(session.scalars(select(Node).where(Node.id.in_(list(node_ids)), Node.scope_id.in_(scopes))))
@@ -257,9 +316,7 @@ def ancestry(session: Session, node_pks: Collection[int]) -> dict[int, list[Crum
     crumbs = {
         pk: Crumb(pk, node_id, name, slug, locales)
         for pk, node_id, name, slug, locales in session.execute(
-            select(Node.pk, Node.id, Node.name, Node.slug, Node.locales).where(
-                Node.pk.in_({pk for _, pk, _ in links})
-            )
+            select(Node.pk, Node.id, Node.name, Node.slug, Node.locales).where(Node.pk.in_({pk for _, pk, _ in links}))
         )
     }
     result: dict[int, list[Crumb]] = {pk: [] for pk in node_pks}
@@ -270,9 +327,7 @@ def ancestry(session: Session, node_pks: Collection[int]) -> dict[int, list[Crum
 
 
 def set_parent(session: Session, node_pks: Collection[int], parent_pk: int | None, now: datetime) -> None:
-    session.execute(
-        update(Node).where(Node.pk.in_(list(node_pks))).values(parent_pk=parent_pk, updated_at=now)
-    )
+    session.execute(update(Node).where(Node.pk.in_(list(node_pks))).values(parent_pk=parent_pk, updated_at=now))
 
 
 def delete_node(session: Session, node: Node) -> None:
@@ -319,9 +374,7 @@ def link_products(session: Session, node_pk: int, product_pks: Collection[int], 
 def unlink_products(session: Session, node_pk: int, product_pks: Collection[int]) -> None:
     if product_pks:
         session.execute(
-            delete(NodeProduct).where(
-                NodeProduct.node_pk == node_pk, NodeProduct.product_pk.in_(list(product_pks))
-            )
+            delete(NodeProduct).where(NodeProduct.node_pk == node_pk, NodeProduct.product_pk.in_(list(product_pks)))
         )
 
 
@@ -360,9 +413,7 @@ def products_by_ids_linked(session: Session, node_pk: int, product_ids: Sequence
 
 def nodes_of_product(session: Session, product_pk: int, limit: int, offset: int) -> tuple[list[Node], int]:
     query: Select[Node] = (
-        select(Node)
-        .join(NodeProduct, NodeProduct.node_pk == Node.pk)
-        .where(NodeProduct.product_pk == product_pk)
+        select(Node).join(NodeProduct, NodeProduct.node_pk == Node.pk).where(NodeProduct.product_pk == product_pk)
     )
     return _page(session, query, (Node.created_at, Node.id), limit, offset)
 
@@ -377,9 +428,7 @@ def curating_nodes(session: Session, product_pk: int) -> list[Node]:
     return list(session.scalars(query))
 
 
-def attach_by_filter(
-    session: Session, node_pks: Collection[int], products: Select[Any], now: datetime
-) -> None:
+def attach_by_filter(session: Session, node_pks: Collection[int], products: Select[Any], now: datetime) -> None:
     """Link every product selected by `products` (a select of product pks) to each node, set-based."""
     for node_pk in node_pks:
         already = select(NodeProduct.product_pk).where(NodeProduct.node_pk == node_pk)
@@ -403,9 +452,7 @@ def detach_by_filter(session: Session, node_pks: Collection[int], products: Sele
 # --- helpers ------------------------------------------------------------------------------------------
 
 
-def _page(
-    session: Session, query: Select[Any], order: Sequence[Any], limit: int, offset: int
-) -> tuple[list[Any], int]:
+def _page(session: Session, query: Select[Any], order: Sequence[Any], limit: int, offset: int) -> tuple[list[Any], int]:
     total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
     rows = session.scalars(query.order_by(*order).limit(limit).offset(offset)).all()
     return list(rows), total
