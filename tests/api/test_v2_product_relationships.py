@@ -18,8 +18,10 @@ from sqlalchemy import func, insert, select, update
 
 from assortment.db.models import Association, CustomRelationship, Product, ProductRelationshipSlot
 from assortment.db.types import utcnow
+from tests.catalogs import link, make_catalog, make_hierarchy, make_node, publish, view, view_url
 from tests.conftest import Caller, Database, Keys
 from tests.helpers import errors_of, product_body
+from tests.trees import make_product as make_tree_product
 
 LINKS = "/api/v2/product_relationships"
 
@@ -1202,3 +1204,32 @@ def test_a_link_to_an_organization_product_does_not_show_to_other_stores(api: Ca
     other = keys.caller(store_id=keys.store("Other"))
     assert kind.slug not in pxm_slugs(other, org_child)
     assert kind.slug not in pxm_slugs(org, org_child)
+
+
+def test_an_inactive_link_is_left_out_of_releases(api: Caller) -> None:
+    """SPEC §7.2: an inactive link stays listed in v2 but a release does not carry it."""
+    source = make_tree_product(api, sku="REL-SRC", status="live")
+    active = make_tree_product(api, sku="REL-ON", status="live")
+    inactive = make_tree_product(api, sku="REL-OFF", status="live")
+    hid = make_hierarchy(api, name="Release links")["id"]
+    nid = make_node(api, hid, "All")["id"]
+    link(api, hid, nid, source["id"], active["id"], inactive["id"])
+    created = api.post("/api/v2/relationships", json={"relationship": {"name": "Related", "code": "rel_v2"}})
+    assert created.status_code == 201, created.text
+    for child, status in (("REL-ON", "active"), ("REL-OFF", "inactive")):
+        body = {
+            "product_relationship": {
+                "relationship_code": "rel_v2",
+                "parent_product_code": "REL-SRC",
+                "child_product_code": child,
+                "status": status,
+            }
+        }
+        assert api.post("/api/v2/product_relationships", json=body).status_code == 201
+    listed = api.get("/api/v2/product_relationships").json()
+    assert {e["child_product"]["code"] for e in listed["entries"]} == {"REL-ON", "REL-OFF"}
+
+    catalog = make_catalog(api, [hid])
+    publish(api, catalog["id"])
+    related = view(api, f"{view_url(catalog['id'])}/products/{source['id']}/relationships/CRP_rel_v2/products")
+    assert [p["id"] for p in related["data"]] == [active["id"]]
