@@ -18,7 +18,8 @@ from sqlalchemy import func, insert, select, update
 
 from assortment.db.models import Association, CustomRelationship, Product, ProductRelationshipSlot
 from assortment.db.types import utcnow
-from tests.catalogs import link, make_catalog, make_hierarchy, make_node, publish, view, view_url
+from tests.catalogs import link as link_products
+from tests.catalogs import make_catalog, make_hierarchy, make_node, publish, view, view_url
 from tests.conftest import Caller, Database, Keys
 from tests.helpers import errors_of, product_body
 from tests.trees import make_product as make_tree_product
@@ -1213,7 +1214,7 @@ def test_an_inactive_link_is_left_out_of_releases(api: Caller) -> None:
     inactive = make_tree_product(api, sku="REL-OFF", status="live")
     hid = make_hierarchy(api, name="Release links")["id"]
     nid = make_node(api, hid, "All")["id"]
-    link(api, hid, nid, source["id"], active["id"], inactive["id"])
+    link_products(api, hid, nid, source["id"], active["id"], inactive["id"])
     created = api.post("/api/v2/relationships", json={"relationship": {"name": "Related", "code": "rel_v2"}})
     assert created.status_code == 201, created.text
     for child, status in (("REL-ON", "active"), ("REL-OFF", "inactive")):
