@@ -8,9 +8,14 @@ Budgets (DESIGN.md):
 
 The data is seeded outside the server with bulk SQLAlchemy Core inserts into a fresh, migrated database
 (`assortment db upgrade`); the catalog row too. Publishing is timed as a whole process:
-`assortment catalogs publish ID --quiet --json` (its wall time and peak RSS, from wait4). Reads are loaded
-with `wrk` against `assortment serve --workers 1` and against `bench/bare_asgi.py` under the same uvicorn
-settings, one after the other, alternating, with the same duration.
+`assortment catalogs publish ID --quiet --json` (its wall time, and from wait4 its CPU time and peak RSS).
+Reads are loaded with `wrk` against `assortment serve --workers 1` and against `bench/bare_asgi.py` under
+the same uvicorn settings, one after the other, alternating, with the same duration. wrk is installed
+here (`apt-get install -y wrk`) when it is missing and this runs as root; otherwise install it first.
+
+    python -m bench.run --only publish --only release-read --repeat 2
+    python -m bench.run --only publish --catalog-products 10000 --catalog-nodes 200 \
+        --catalog-links 20000 --catalog-associations 5000      # a quick run
 """
 
 from __future__ import annotations
