@@ -583,3 +583,14 @@ def test_another_store_cannot_read_the_view(api: Caller, keys: Keys, shop: Shop)
     for url in view_urls(shop):
         api.get(url)  # warm the cache first
         assert other.get(url).status_code == 404, url
+
+
+def test_cached_pages_echo_the_callers_request_id(api: Caller) -> None:
+    hid = make_hierarchy(api, name="Echo")["id"]
+    catalog = make_catalog(api, [hid])
+    publish(api, catalog["id"])
+    url = f"{view_url(catalog['id'])}/hierarchies"
+    assert api.get(url).status_code == 200  # rendered, then kept
+    again = api.get(url, headers={"X-Request-ID": "trace-42"})
+    assert again.status_code == 200
+    assert again.headers["x-request-id"] == "trace-42"

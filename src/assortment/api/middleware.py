@@ -18,6 +18,15 @@ REQUEST_ID_HEADER = b"x-request-id"
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 
 
+def request_id_for(sent: bytes | None) -> str:
+    """The caller's X-Request-ID when it is sane, else a new one."""
+    if sent is not None:
+        candidate = sent.decode("latin-1")
+        if _SAFE_REQUEST_ID.match(candidate):
+            return candidate
+    return str(uuid.uuid4())
+
+
 class RequestIdMiddleware:
     """Keep a caller's X-Request-ID if it is sane, else mint one; echo it on the response."""
 
@@ -28,15 +37,7 @@ class RequestIdMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = None
-        for name, value in scope["headers"]:
-            if name == REQUEST_ID_HEADER:
-                candidate = value.decode("latin-1")
-                if _SAFE_REQUEST_ID.match(candidate):
-                    request_id = candidate
-                break
-        if request_id is None:
-            request_id = str(uuid.uuid4())
+        request_id = request_id_for(dict(scope["headers"]).get(REQUEST_ID_HEADER))
         scope.setdefault("state", {})["request_id"] = request_id
         raw_id = request_id.encode()
         started = False
@@ -81,9 +82,7 @@ class RejectNulMiddleware:
         if scope["type"] == "http":
             query: bytes = scope.get("query_string", b"")
             if "\x00" in scope["path"] or b"%00" in query or b"\x00" in query:
-                await send_error(
-                    scope, send, 400, "the request path and query must not contain NUL characters"
-                )
+                await send_error(scope, send, 400, "the request path and query must not contain NUL characters")
                 return
         await self.app(scope, receive, send)
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import re
 import time
-import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +26,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from assortment.api.catalog_documents import etag_of
+from assortment.api.middleware import REQUEST_ID_HEADER, request_id_for
 from assortment.domain import auth
 from assortment.domain.tenancy import Principal
 from assortment.errors import Unauthenticated
@@ -128,7 +128,7 @@ class ReleaseViewCacheMiddleware:
         if release_id is not None:
             page = self.cache.get((release_id, path, scope.get("query_string", b""), currency.lower()))
         if page is not None:
-            await _send_page(send, page, headers.get(b"if-none-match"))
+            await _send_page(send, page, headers.get(b"if-none-match"), headers.get(REQUEST_ID_HEADER))
             return
         if not refresh:
             await self._render_and_keep(scope, receive, send, alias, path, currency.lower())
@@ -186,8 +186,8 @@ class ReleaseViewCacheMiddleware:
         self.cache.put(key, b"".join(chunks), state.get("valid_until"))
 
 
-async def _send_page(send: Send, page: CachedPage, if_none_match: bytes | None) -> None:
-    request_id = str(uuid.uuid4()).encode()
+async def _send_page(send: Send, page: CachedPage, if_none_match: bytes | None, sent_id: bytes | None) -> None:
+    request_id = request_id_for(sent_id).encode()
     if if_none_match and (if_none_match.strip() == b"*" or page.etag in if_none_match):
         await send(
             {

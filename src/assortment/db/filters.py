@@ -16,6 +16,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnClause, FunctionElement
 from sqlalchemy.types import Boolean, String
 
+from assortment.db.models import ORGANIZATION_SCOPE
 from assortment.domain.filters import FILTER_PARSE_ERROR, AnyOf, Condition, Term
 from assortment.errors import BadRequest
 
@@ -53,9 +54,20 @@ FieldPattern = Callable[[list[str]], FilterField]
 def allow(
     column: Any, kind: str, ops: str, *, constant: str | None = None, eq: Any = None, around: Any = None
 ) -> FilterField:
-    return FilterField(
-        column=column, kind=kind, ops=frozenset(ops.split()), constant=constant, eq=eq, around=around
-    )
+    return FilterField(column=column, kind=kind, ops=frozenset(ops.split()), constant=constant, eq=eq, around=around)
+
+
+def owner_field(scope_column: Any) -> FilterField:
+    """`eq(owner,store|organization)`: who owns the row, from its scope column."""
+
+    def owned_by(value: str) -> ColumnElement[bool]:
+        if value == "organization":
+            return scope_column == ORGANIZATION_SCOPE  # type: ignore[no-any-return]
+        if value == "store":
+            return scope_column != ORGANIZATION_SCOPE  # type: ignore[no-any-return]
+        raise _bad()
+
+    return allow(scope_column, Kind.STRING, "eq", eq=owned_by)
 
 
 def lookup(whitelist: Mapping[str, Any], name: str) -> FilterField | None:
@@ -130,11 +142,7 @@ def like_pattern(value: str) -> str:
     core = value[1 if lead else 0 : len(value) - 1 if trail else len(value)]
     if value == "*":
         core, trail = "", False
-    core = (
-        core.replace(LIKE_ESCAPE, LIKE_ESCAPE * 2)
-        .replace("%", LIKE_ESCAPE + "%")
-        .replace("_", LIKE_ESCAPE + "_")
-    )
+    core = core.replace(LIKE_ESCAPE, LIKE_ESCAPE * 2).replace("%", LIKE_ESCAPE + "%").replace("_", LIKE_ESCAPE + "_")
     return ("%" if lead else "") + core + ("%" if trail else "")
 
 

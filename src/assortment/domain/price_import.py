@@ -22,10 +22,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from assortment.db.models import ORGANIZATION_SCOPE, Price, Pricebook
+from assortment.db.repositories.products import external_ref_digest as digest
 from assortment.db.types import utcnow
 from assortment.domain import auth
 from assortment.domain.bulk_load import ImportReport, LoadSpec, check_file_type, first_line, load_file
-from assortment.domain.prices import check_price_attributes, digest
+from assortment.domain.prices import check_price_attributes
 from assortment.domain.products import parse_id
 from assortment.errors import NotFound, ValidationFailed
 

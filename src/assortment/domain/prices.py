@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +14,7 @@ from assortment.db import filters as sql_filters
 from assortment.db.filters import FilterField, Kind, allow
 from assortment.db.models import Currency, Price, Pricebook
 from assortment.db.repositories.common import paginate
+from assortment.db.repositories.products import external_ref_digest as digest
 from assortment.db.types import utcnow
 from assortment.domain import price_rules
 from assortment.domain.filters import Term
@@ -42,10 +42,6 @@ PRICEBOOK_FILTERS: dict[str, FilterField] = {
     "name": allow(Pricebook.name, Kind.STRING, "eq"),
     "external_ref": allow(Pricebook.external_ref, Kind.STRING, "eq"),
 }
-
-
-def digest(value: str | None) -> str | None:
-    return None if value is None else hashlib.sha256(value.encode()).hexdigest()
 
 
 PRICE_FILTERS: dict[str, FilterField] = {

@@ -24,7 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from assortment.db.filters import FilterField, Kind, allow
+from assortment.db.filters import FilterField, Kind, allow, owner_field
 from assortment.db.models import (
     ORGANIZATION_SCOPE,
     Association,
@@ -39,14 +39,8 @@ ASSOCIATION_TABLE: Table = Association.__table__  # type: ignore[assignment]
 SLOT_TABLE: Table = ProductRelationshipSlot.__table__  # type: ignore[assignment]
 
 
-def _owner_eq(value: str) -> ColumnElement[bool]:
-    if value == "organization":
-        return CustomRelationship.scope_id == ORGANIZATION_SCOPE
-    return CustomRelationship.scope_id != ORGANIZATION_SCOPE
-
-
 DEFINITION_FILTERS: dict[str, FilterField] = {
-    "owner": allow(CustomRelationship.scope_id, Kind.STRING, "eq", eq=_owner_eq),
+    "owner": owner_field(CustomRelationship.scope_id),
     "slug": allow(CustomRelationship.slug, Kind.STRING, "eq in"),
 }
 

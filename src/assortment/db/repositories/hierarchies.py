@@ -25,19 +25,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, aliased
 
-from assortment.db.filters import FieldPattern, FilterField, Kind, allow, column_condition, json_text
-from assortment.db.models import ORGANIZATION_SCOPE, Hierarchy, Node, NodeProduct, Product
+from assortment.db.filters import FieldPattern, FilterField, Kind, allow, column_condition, json_text, owner_field
+from assortment.db.models import Hierarchy, Node, NodeProduct, Product
 from assortment.domain.filters import FILTER_PARSE_ERROR, Condition
 from assortment.errors import BadRequest
-
-
-def _owner_eq(column: Any) -> Any:
-    def predicate(value: str) -> ColumnElement[bool]:
-        if value == "organization":
-            return column == ORGANIZATION_SCOPE  # type: ignore[no-any-return]
-        return column != ORGANIZATION_SCOPE  # type: ignore[no-any-return]
-
-    return predicate
 
 
 def _node_ref_eq(column: Any) -> Any:
@@ -115,7 +106,7 @@ def _crumb_locale_filter(field: str) -> FieldPattern:
 
 HIERARCHY_FILTERS: dict[str, Any] = {
     "id": allow(Hierarchy.id, Kind.UUID, "eq in gt ge lt le"),
-    "owner": allow(Hierarchy.scope_id, Kind.STRING, "eq", eq=_owner_eq(Hierarchy.scope_id)),
+    "owner": owner_field(Hierarchy.scope_id),
     "name": allow(Hierarchy.name, Kind.STRING, "eq like ilike in"),
     "slug": allow(Hierarchy.slug, Kind.STRING, "eq like ilike in is_null"),
     "description": allow(Hierarchy.description, Kind.STRING, "eq like ilike is_null"),
@@ -133,7 +124,7 @@ NODE_FILTERS: dict[str, Any] = {
     "id": allow(Node.id, Kind.UUID, "eq in gt ge lt le"),
     "hierarchy_id": allow(Node.hierarchy_pk, Kind.UUID, "eq in", eq=_hierarchy_id_eq),
     "parent_id": allow(Node.parent_pk, Kind.UUID, "eq in", eq=_node_ref_eq(Node.parent_pk)),
-    "owner": allow(Node.scope_id, Kind.STRING, "eq", eq=_owner_eq(Node.scope_id)),
+    "owner": owner_field(Node.scope_id),
     "name": allow(Node.name, Kind.STRING, "eq like ilike in"),
     "slug": allow(Node.slug, Kind.STRING, "eq like ilike in is_null"),
     "description": allow(Node.description, Kind.STRING, "eq like ilike is_null"),

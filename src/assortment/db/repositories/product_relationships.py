@@ -52,16 +52,12 @@ def set_status(session: Session, edge: Association, status: str, now: datetime, 
         Association.target_pk == edge.source_pk,
     )
     session.execute(
-        update(Association)
-        .where(or_(this, reverse) if both_ways else this)
-        .values(status=status, updated_at=now)
+        update(Association).where(or_(this, reverse) if both_ways else this).values(status=status, updated_at=now)
     )
 
 
 def set_sort_order(session: Session, edge: Association, sort_order: int | None, now: datetime) -> None:
-    session.execute(
-        update(Association).where(Association.pk == edge.pk).values(sort_order=sort_order, updated_at=now)
-    )
+    session.execute(update(Association).where(Association.pk == edge.pk).values(sort_order=sort_order, updated_at=now))
 
 
 def product_by_pk(session: Session, scopes: Sequence[uuid.UUID], pk: int) -> Product | None:
@@ -77,9 +73,7 @@ def product_by_sku(session: Session, scopes: Sequence[uuid.UUID], sku: str) -> P
 
 
 def definition_by_pk(session: Session, scopes: Sequence[uuid.UUID], pk: int) -> CustomRelationship | None:
-    query = select(CustomRelationship).where(
-        CustomRelationship.pk == pk, CustomRelationship.scope_id.in_(scopes)
-    )
+    query = select(CustomRelationship).where(CustomRelationship.pk == pk, CustomRelationship.scope_id.in_(scopes))
     return session.scalars(query).first()
 
 

@@ -9,8 +9,8 @@ from collections.abc import Sequence
 from sqlalchemy import ColumnElement, Select, delete, exists, or_, select
 from sqlalchemy.orm import Session
 
-from assortment.db.filters import FilterField, Kind, allow
-from assortment.db.models import ORGANIZATION_SCOPE, NodeProduct, Product
+from assortment.db.filters import FilterField, Kind, allow, owner_field
+from assortment.db.models import NodeProduct, Product
 from assortment.db.repositories.common import paginate
 from assortment.domain.filters import FILTER_PARSE_ERROR
 from assortment.errors import BadRequest
@@ -30,14 +30,6 @@ def _has_nodes_eq(value: bool) -> ColumnElement[bool]:
     return ~exists().where(NodeProduct.product_pk == Product.pk)
 
 
-def _owner_eq(value: str) -> ColumnElement[bool]:
-    if value == "organization":
-        return Product.scope_id == ORGANIZATION_SCOPE
-    if value == "store":
-        return Product.scope_id != ORGANIZATION_SCOPE
-    raise BadRequest(FILTER_PARSE_ERROR)
-
-
 PRODUCT_FILTERS: dict[str, FilterField] = {
     "id": allow(Product.id, Kind.UUID, "eq in gt ge lt le"),
     "sku": allow(Product.sku, Kind.STRING, "eq like ilike in is_null"),
@@ -54,7 +46,7 @@ PRODUCT_FILTERS: dict[str, FilterField] = {
     "tags": allow(Product.tags, Kind.STRING_ARRAY, "eq like ilike in"),
     "product_types": allow(Product.id, Kind.CONSTANT, "eq in", constant="standard"),
     "has_nodes": allow(Product.pk, Kind.BOOL, "eq", eq=_has_nodes_eq),
-    "owner": allow(Product.scope_id, Kind.STRING, "eq", eq=_owner_eq),
+    "owner": owner_field(Product.scope_id),
     "created_at": allow(Product.created_at, Kind.DATETIME, "eq gt ge lt le"),
     "updated_at": allow(Product.updated_at, Kind.DATETIME, "eq gt ge lt le"),
 }

@@ -22,9 +22,7 @@ COPIED_COLUMNS = (
 )
 
 
-def copy_tree(
-    session: Session, source: Hierarchy, target: Hierarchy, *, include_products: bool, now: datetime
-) -> int:
+def copy_tree(session: Session, source: Hierarchy, target: Hierarchy, *, include_products: bool, now: datetime) -> int:
     """Copy every node of `source` under `target`, level by level; returns the number of nodes copied."""
     columns = [getattr(Node, c) for c in COPIED_COLUMNS]
     rows = session.execute(
