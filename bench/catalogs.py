@@ -44,14 +44,20 @@ from sqlalchemy import Engine, create_engine, func, insert, select, text
 from assortment.db.models import (
     Association,
     Catalog,
+    Currency,
     CustomRelationship,
     Hierarchy,
     Node,
     NodeProduct,
+    Price,
+    Pricebook,
     Product,
     ProductRelationshipSlot,
+    Release,
+    ReleaseProduct,
     Store,
 )
+from assortment.domain.prices import check_price_attributes
 from bench.common import (
     ROOT,
     Benchmark,
@@ -77,6 +83,10 @@ TOP_LEVEL_PER_HIERARCHY = 10
 CURATED_EVERY = 10  # every 10th node curates some of its products
 CURATED_COUNT = 5
 RELATIONSHIP_SLUGS = ("CRP_bench_cross_sell", "CRP_bench_up_sell", "CRP_bench_accessories")
+# The price book of the priced catalog: every product priced in these currencies (code, format, decimal
+# point, thousand separator), each with two quantity tiers; every SALE_EVERY-th product also on a sale.
+PRICE_CURRENCIES = (("USD", "${price}", ".", ","), ("EUR", "{price} €", ",", "."), ("GBP", "£{price}", ".", ","))
+SALE_EVERY = 10
 
 
 # --- data -----------------------------------------------------------------------------------------
@@ -88,6 +98,7 @@ class Sizes:
     nodes: int
     links: int
     associations: int
+    priced: bool = True  # one price book pricing every product (PRICE_CURRENCIES, tiers, some sales)
 
     @property
     def hierarchies(self) -> int:
@@ -97,6 +108,7 @@ class Sizes:
         return (
             f"{self.products:,} live products / {self.nodes:,} nodes in {self.hierarchies} hierarchies / "
             f"{self.links:,} node links / {self.associations:,} associations"
+            + (f" / every product priced in {len(PRICE_CURRENCIES)} currencies with tiers" if self.priced else "")
         )
 
     def is_budget(self) -> bool:
@@ -104,7 +116,9 @@ class Sizes:
 
 
 def sizes_of(args: argparse.Namespace) -> Sizes:
-    sizes = Sizes(args.catalog_products, args.catalog_nodes, args.catalog_links, args.catalog_associations)
+    sizes = Sizes(
+        args.catalog_products, args.catalog_nodes, args.catalog_links, args.catalog_associations, args.catalog_prices
+    )
     if min(sizes.products, sizes.nodes) < 1 or sizes.links < 0 or sizes.associations < 0:
         raise SystemExit("--catalog-products and --catalog-nodes must be ≥ 1, links and associations ≥ 0")
     if sizes.links > sizes.products * sizes.nodes:
@@ -310,6 +324,8 @@ def seed(engine: Engine, sizes: Sizes, rng_seed: int = 1) -> Seeded:
                 conn.execute(insert(Association), chunk)
             del association_rows, slot_rows
 
+        pricebook_id = _seed_prices(conn, scope_id, product_count=sizes.products, now=now) if sizes.priced else None
+
         catalog_id = uuid.uuid4()
         conn.execute(
             insert(Catalog).values(
@@ -318,7 +334,7 @@ def seed(engine: Engine, sizes: Sizes, rng_seed: int = 1) -> Seeded:
                 name="Bench catalog",
                 description="The catalog of the publish benchmark",
                 hierarchy_ids=[str(hid) for hid in hierarchy_ids],
-                pricebook_id=None,
+                pricebook_id=pricebook_id,
                 pricebook_ids=None,
                 locales=None,
                 enable_price_segmentation=False,
@@ -327,7 +343,7 @@ def seed(engine: Engine, sizes: Sizes, rng_seed: int = 1) -> Seeded:
             )
         )
         if engine.dialect.name == "postgresql":  # the pks were given, so move the sequences past them
-            for table in ("product", "node"):
+            for table in ("product", "node", "price"):
                 conn.execute(
                     text(f"SELECT setval(pg_get_serial_sequence('{table}', 'pk'), (SELECT max(pk) FROM {table}))")
                 )
@@ -340,6 +356,97 @@ def seed(engine: Engine, sizes: Sizes, rng_seed: int = 1) -> Seeded:
         busiest_node_products=busiest_count,
         seconds=time.perf_counter() - started,
     )
+
+
+def _price_attributes(i: int, now: datetime) -> dict[str, Any]:
+    """Product i's price, checked and normalised by the service's own rules (SPEC §9.3)."""
+    base = 1_000 + (i % 5_000) * 7  # minor units
+    currencies = {
+        code: {
+            "amount": base + k * 50,
+            "includes_tax": k == 1,
+            "tiers": {
+                "five": {"minimum_quantity": 5, "amount": (base + k * 50) * 95 // 100},
+                "twenty": {"minimum_quantity": 20, "amount": (base + k * 50) * 90 // 100},
+            },
+        }
+        for k, (code, _, _, _) in enumerate(PRICE_CURRENCIES)
+    }
+    attributes: dict[str, Any] = {"sku": f"SKU-{i:08d}", "currencies": currencies}
+    if i % SALE_EVERY == 0:
+        attributes["sales"] = {
+            "bench-sale": {
+                "schedule": {"valid_from": (now - timedelta(days=1)).isoformat(), "valid_to": None},
+                "currencies": {code: {"amount": entry["amount"] * 80 // 100} for code, entry in currencies.items()},
+            }
+        }
+    return check_price_attributes(attributes, creating=True)
+
+
+def _seed_prices(conn: Any, scope_id: uuid.UUID, *, product_count: int, now: datetime) -> uuid.UUID:
+    """The store's currencies (USD stays the default), one price book and a price for every product's sku."""
+    present = set(conn.execute(select(Currency.code).where(Currency.scope_id == scope_id)).scalars())
+    has_default = conn.execute(
+        select(func.count()).select_from(Currency).where(Currency.scope_id == scope_id, Currency.is_default.is_(True))
+    ).scalar_one()
+    for code, template, point, separator in PRICE_CURRENCIES:
+        if code in present:
+            continue
+        conn.execute(
+            insert(Currency).values(
+                id=uuid.uuid4(),
+                scope_id=scope_id,
+                code=code,
+                format=template,
+                decimal_point=point,
+                thousand_separator=separator,
+                decimal_places=2,
+                exchange_rate=1.0,
+                is_default=code == "USD" and not has_default,
+                enabled=True,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+    pricebook_id = uuid.uuid4()
+    pricebook_pk = conn.execute(
+        insert(Pricebook)
+        .values(
+            id=pricebook_id,
+            scope_id=scope_id,
+            name="Bench price book",
+            description="Prices of every product of the publish benchmark",
+            created_at=now,
+            updated_at=now,
+        )
+        .returning(Pricebook.pk)
+    ).scalar_one()
+    first = (conn.execute(select(func.max(Price.pk))).scalar() or 0) + 1
+    rows: list[dict[str, Any]] = []
+    for i in range(product_count):
+        values = _price_attributes(i, now)
+        rows.append(
+            {
+                "pk": first + i,
+                "id": uuid.uuid4(),
+                "pricebook_pk": pricebook_pk,
+                "sku": values["sku"],
+                "currencies": values["currencies"],
+                "sales": values.get("sales"),
+                "external_ref": None,
+                "external_ref_digest": None,
+                "admin_attributes": None,
+                "shopper_attributes": None,
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
+        if len(rows) == INSERT_CHUNK:
+            conn.execute(insert(Price), rows)
+            rows = []
+    if rows:
+        conn.execute(insert(Price), rows)
+    return pricebook_id
 
 
 @contextmanager
@@ -384,6 +491,20 @@ def publish(url: str, seeded: Seeded, sizes: Sizes) -> tuple[Measured, dict[str,
     release: dict[str, Any] = json.loads(lines[-1])
     if release["total_products"] != seeded.released_products or release["total_nodes"] != sizes.nodes:
         raise SystemExit(f"release {release} should hold {seeded.released_products} products and {sizes.nodes} nodes")
+    if sizes.priced:  # every released product carries its price
+        engine = create_engine(url)
+        try:
+            with engine.connect() as conn:
+                priced = conn.execute(
+                    select(func.count())
+                    .select_from(ReleaseProduct)
+                    .join(Release, Release.pk == ReleaseProduct.release_pk)
+                    .where(Release.id == uuid.UUID(release["id"]), ReleaseProduct.price.is_not(None))
+                ).scalar_one()
+        finally:
+            engine.dispose()
+        if priced != seeded.released_products:
+            raise SystemExit(f"release {release['id']}: {priced} of {seeded.released_products} products priced")
     return measured, release
 
 
@@ -476,8 +597,14 @@ def run_publish(ctx: Context) -> Section:
             "`bench/catalogs.py` with bulk Core inserts (then `ANALYZE`): all products live, each linked "
             "to distinct random nodes, random recursive trees under 10 top-level nodes per hierarchy, every "
             "10th node curating 5 of its products, 3 custom relationships attached to the association "
-            "sources, half the associations with a sort_order, no price books; the catalog row written "
-            "directly. "
+            "sources, half the associations with a sort_order; "
+            + (
+                "one price book pricing every product's sku in USD, EUR and GBP (all enabled), each currency "
+                "with two quantity tiers, every 10th price with a running sale; "
+                if sizes.priced
+                else "no price books; "
+            )
+            + "the catalog row written directly. "
             + (
                 "“Publish again” is a second publish of the same catalog right after the first "
                 "(an incremental release: delta against the first). "
@@ -756,6 +883,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--catalog-links", type=int, default=links, help=f"node → product links ({links})")
     group.add_argument(
         "--catalog-associations", type=int, default=associations, help=f"active associations ({associations})"
+    )
+    group.add_argument(
+        "--catalog-prices",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="price every product in one price book, 3 currencies with tiers (default: yes)",
     )
     group.add_argument(
         "--publish-again",

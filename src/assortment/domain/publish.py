@@ -182,7 +182,7 @@ def publish(
     codes = {fmt.code for fmt, _ in currencies}
     for batch in repo.products_in_chunks(session, ordered_pks, CHUNK):
         rows = []
-        prices = _winning_prices(session, stack, [p.sku for p in batch if p.sku], codes)
+        prices = _winning_prices(session, stack, [p.pk for p in batch if p.sku], codes)
         for product in batch:
             crumbs = _bread_crumbs(nodes_of_product[product.pk], tree)
             document = _product_document(
@@ -282,31 +282,33 @@ def _pricebooks_in_order(session: Session, principal: Principal, catalog: Catalo
     return [found[pid] for pid in parsed.values() if pid is not None]
 
 
-def _winning_prices(session: Session, stack: list[Pricebook], skus: list[str], codes: set[str]) -> dict[str, bytes]:
-    """§9.6.1: per sku, the whole price of the first book in the stack that prices it, without the
-    currencies the release does not carry and without bundle-only sales."""
-    if not stack or not skus:
+def _winning_prices(
+    session: Session, stack: list[Pricebook], product_pks: list[int], codes: set[str]
+) -> dict[str, bytes]:
+    """§9.6.1: per sku (of those products), the whole price of the first book in the stack that prices it,
+    without the currencies the release does not carry and without bundle-only sales."""
+    if not stack or not product_pks:
         return {}
     rank = {book.pk: position for position, book in enumerate(stack)}
-    book_ids = {book.pk: str(book.id) for book in stack}
-    best: dict[str, tuple[int, Any, Any]] = {}
-    for pricebook_pk, sku, base, sales in repo.prices_for(session, list(rank), skus):
+    best: dict[str, tuple[int, str, str | None]] = {}
+    for pricebook_pk, sku, base, sales in repo.prices_for(session, list(rank), product_pks):
         current = best.get(sku)
         if current is None or rank[pricebook_pk] < current[0]:
             best[sku] = (rank[pricebook_pk], base, sales)
     result: dict[str, bytes] = {}
-    for sku, (position, base, sales) in best.items():
-        kept_base = {code: entry for code, entry in base.items() if code in codes}
+    for sku, (position, base_text, sales_text) in best.items():
+        # Stored amounts and quantities are bounded integers (§9.3), well within what orjson reads exactly.
+        kept_base = {code: entry for code, entry in orjson.loads(base_text).items() if code in codes}
         if not kept_base:
             continue
         kept_sales = {}
-        for sale_id, sale in (sales or {}).items():
+        for sale_id, sale in (orjson.loads(sales_text) if sales_text else {}).items():
             if sale.get("bundle_ids"):
                 continue
             sale_currencies = {code: entry for code, entry in sale["currencies"].items() if code in kept_base}
             if sale_currencies:
                 kept_sales[sale_id] = {**sale, "currencies": sale_currencies}
-        price: dict[str, Any] = {"pricebook_id": book_ids[stack[position].pk], "currencies": kept_base}
+        price: dict[str, Any] = {"pricebook_id": str(stack[position].id), "currencies": kept_base}
         if kept_sales:
             price["sales"] = kept_sales
         result[sku] = orjson.dumps(price)
