@@ -361,7 +361,7 @@ def seed(engine: Engine, sizes: Sizes, rng_seed: int = 1) -> Seeded:
 def _price_attributes(i: int, now: datetime) -> dict[str, Any]:
     """Product i's price, checked and normalised by the service's own rules (SPEC §9.3)."""
     base = 1_000 + (i % 5_000) * 7  # minor units
-    currencies = {
+    currencies: dict[str, dict[str, Any]] = {
         code: {
             "amount": base + k * 50,
             "includes_tax": k == 1,
