@@ -30,7 +30,100 @@ from assortment.errors import BadRequest, ValidationFailed
 
 router = APIRouter(tags=["prices"])
 
-JSON_BODY = {"requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}}}
+# What the bodies look like, for the OpenAPI document (and so for generated clients and the contract
+# fuzzer). The handlers read the body themselves and check it with the domain rules, which stay the
+# authority: these schemas describe, they do not validate.
+
+
+def _body_doc(data: dict[str, Any]) -> dict[str, Any]:
+    schema = {"type": "object", "required": ["data"], "properties": {"data": data}}
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
+def _object(required: list[str], **properties: Any) -> dict[str, Any]:
+    return {"type": "object", "required": required, "properties": properties}
+
+
+_TEXT = {"type": "string"}
+_NULLABLE_TEXT = {"type": "string", "nullable": True}
+_AMOUNT = {"type": "integer", "minimum": 0}
+_STRING_MAP = {"type": "object", "additionalProperties": {"type": "string"}, "nullable": True}
+_CURRENCY_FIELDS_DOC = {
+    "code": {"type": "string", "minLength": 3, "maxLength": 3},
+    "format": {"type": "string", "description": "a template holding {price}, e.g. ${price}"},
+    "decimal_point": {"type": "string", "minLength": 1, "maxLength": 3},
+    "thousand_separator": {"type": "string", "maxLength": 3},
+    "decimal_places": {"type": "integer", "minimum": 0, "maximum": 8},
+    "exchange_rate": {"type": "number", "minimum": 0},
+    "default": {"type": "boolean"},
+    "enabled": {"type": "boolean"},
+}
+_TIERS = {
+    "type": "object",
+    "additionalProperties": _object(
+        ["minimum_quantity", "amount"], minimum_quantity={"type": "integer", "minimum": 1}, amount=_AMOUNT
+    ),
+}
+_CURRENCY_AMOUNTS = {
+    "type": "object",
+    "description": "amounts in minor units by 3-letter currency code",
+    "additionalProperties": _object(["amount"], amount=_AMOUNT, includes_tax={"type": "boolean"}, tiers=_TIERS),
+}
+_SALE = _object(
+    ["currencies"],
+    schedule=_object(
+        [],
+        valid_from={"type": "string", "format": "date-time", "nullable": True},
+        valid_to={"type": "string", "format": "date-time", "nullable": True},
+    ),
+    bundle_ids={"type": "array", "items": {"type": "string", "format": "uuid"}},
+    currencies=_CURRENCY_AMOUNTS,
+)
+_PRICE_ATTRIBUTES_DOC = {
+    "sku": _TEXT,
+    "currencies": _CURRENCY_AMOUNTS,
+    "sales": {"type": "object", "additionalProperties": _SALE, "nullable": True},
+    "external_ref": _NULLABLE_TEXT,
+    "admin_attributes": _STRING_MAP,
+    "shopper_attributes": _STRING_MAP,
+}
+_PRICEBOOK_ATTRIBUTES_DOC = {"name": _TEXT, "description": _NULLABLE_TEXT, "external_ref": _NULLABLE_TEXT}
+
+
+CURRENCY_CREATE_BODY = _body_doc(
+    _object(["type", *CURRENCY_FIELDS], type={"type": "string", "enum": ["currency"]}, **_CURRENCY_FIELDS_DOC)
+)
+CURRENCY_UPDATE_BODY = _body_doc(_object([], type={"type": "string", "enum": ["currency"]}, **_CURRENCY_FIELDS_DOC))
+PRICEBOOK_CREATE_BODY = _body_doc(
+    _object(
+        ["type", "attributes"],
+        type={"type": "string", "enum": ["pricebook"]},
+        attributes=_object(["name"], **_PRICEBOOK_ATTRIBUTES_DOC),
+    )
+)
+PRICEBOOK_UPDATE_BODY = _body_doc(
+    _object(
+        ["type"],
+        type={"type": "string", "enum": ["pricebook"]},
+        id=_TEXT,
+        attributes=_object([], **_PRICEBOOK_ATTRIBUTES_DOC),
+    )
+)
+PRICE_CREATE_BODY = _body_doc(
+    _object(
+        ["type", "attributes"],
+        type={"type": "string", "enum": ["product-price"]},
+        attributes=_object(["sku", "currencies"], **_PRICE_ATTRIBUTES_DOC),
+    )
+)
+PRICE_UPDATE_BODY = _body_doc(
+    _object(
+        ["type"],
+        type={"type": "string", "enum": ["product-price"]},
+        id=_TEXT,
+        attributes=_object([], **_PRICE_ATTRIBUTES_DOC),
+    )
+)
 
 
 async def _data(request: Request, expected_type: str | None) -> dict[str, Any]:
@@ -82,7 +175,7 @@ def _currency_values(data: dict[str, Any]) -> dict[str, Any]:
     return {name: data[name] for name in CURRENCY_FIELDS if name in data}
 
 
-@router.post("/v2/currencies", status_code=201, responses=ERRORS, openapi_extra=JSON_BODY)
+@router.post("/v2/currencies", status_code=201, responses=ERRORS, openapi_extra=CURRENCY_CREATE_BODY)
 async def create_currency(request: Request, session: SessionDep, principal: AdminDep) -> Response:
     data = await _data(request, "currency")
 
@@ -110,7 +203,7 @@ def get_currency(currency_id: str, session: SessionDep, principal: ShopperDep) -
     return json_response({"data": render_currency(CurrencyService(session, principal).get(currency_id))})
 
 
-@router.put("/v2/currencies/{currency_id}", responses=ERRORS, openapi_extra=JSON_BODY)
+@router.put("/v2/currencies/{currency_id}", responses=ERRORS, openapi_extra=CURRENCY_UPDATE_BODY)
 async def update_currency(currency_id: str, request: Request, session: SessionDep, principal: AdminDep) -> Response:
     data = await _data(request, None)
     if "type" in data and data["type"] != "currency":
@@ -167,7 +260,7 @@ def render_price(price: Price, book: Pricebook) -> dict[str, Any]:
     }
 
 
-@router.post("/pcm/pricebooks", status_code=201, responses=ERRORS, openapi_extra=JSON_BODY)
+@router.post("/pcm/pricebooks", status_code=201, responses=ERRORS, openapi_extra=PRICEBOOK_CREATE_BODY)
 async def create_pricebook(request: Request, session: SessionDep, principal: AdminDep) -> Response:
     data = await _data(request, "pricebook")
 
@@ -224,7 +317,7 @@ def _all() -> Paging:
     return Paging(limit=10_000, offset=0)
 
 
-@router.put("/pcm/pricebooks/{pricebook_id}", responses=ERRORS, openapi_extra=JSON_BODY)
+@router.put("/pcm/pricebooks/{pricebook_id}", responses=ERRORS, openapi_extra=PRICEBOOK_UPDATE_BODY)
 async def update_pricebook(pricebook_id: str, request: Request, session: SessionDep, principal: AdminDep) -> Response:
     data = await _data(request, "pricebook")
 
@@ -244,7 +337,9 @@ def delete_pricebook(pricebook_id: str, session: SessionDep, principal: AdminDep
 # --- prices ------------------------------------------------------------------------------------------------
 
 
-@router.post("/pcm/pricebooks/{pricebook_id}/prices", status_code=201, responses=ERRORS, openapi_extra=JSON_BODY)
+@router.post(
+    "/pcm/pricebooks/{pricebook_id}/prices", status_code=201, responses=ERRORS, openapi_extra=PRICE_CREATE_BODY
+)
 async def create_price(pricebook_id: str, request: Request, session: SessionDep, principal: AdminDep) -> Response:
     data = await _data(request, "product-price")
 
@@ -278,7 +373,7 @@ def get_price(pricebook_id: str, price_id: str, session: SessionDep, principal: 
     return json_response({"data": render_price(price, service.book_of(price))})
 
 
-@router.put("/pcm/pricebooks/{pricebook_id}/prices/{price_id}", responses=ERRORS, openapi_extra=JSON_BODY)
+@router.put("/pcm/pricebooks/{pricebook_id}/prices/{price_id}", responses=ERRORS, openapi_extra=PRICE_UPDATE_BODY)
 async def update_price(
     pricebook_id: str, price_id: str, request: Request, session: SessionDep, principal: AdminDep
 ) -> Response:
