@@ -34,7 +34,7 @@ check: install
 	  ASSORTMENT_DATABASE_URL=sqlite:///$$tmp/check.db $(BIN)/alembic check; \
 	  status=$$?; rm -rf $$tmp; exit $$status
 
-## Benchmarks: figures go to stdout and BENCHMARKS.md.
+## Benchmarks: figures go to stdout and BENCHMARKS.md (the growth plot to BENCHMARKS-growth.png).
 bench: install
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 

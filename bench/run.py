@@ -13,8 +13,8 @@ import shlex
 import sys
 from pathlib import Path
 
-from bench import associations, catalogs, hierarchies, product_import, report
-from bench.common import DEFAULT_PG_ADMIN_URL, ENGINES, ROOT, Benchmark, Context, machine
+from bench import associations, catalogs, growth, hierarchies, product_import, report
+from bench.common import DATA_DIR, DEFAULT_PG_ADMIN_URL, ENGINES, ROOT, Benchmark, Context, machine
 
 REGISTRY: dict[str, Benchmark] = {
     b.name: b
@@ -24,6 +24,7 @@ REGISTRY: dict[str, Benchmark] = {
         catalogs.PUBLISH,
         catalogs.RELEASE_READ,
         associations.BENCHMARK,
+        growth.BENCHMARK,
     )
 }
 BENCHMARKS_MD = ROOT / "BENCHMARKS.md"
@@ -52,6 +53,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--repeat", type=int, default=1, help="runs per measurement; the median is reported")
     p.add_argument("--no-write", action="store_true", help="print the figures only, leave BENCHMARKS.md")
     p.add_argument("--output", type=Path, default=BENCHMARKS_MD, help="the Markdown file to update")
+    p.add_argument(
+        "--data-dir",
+        type=Path,
+        default=DATA_DIR,
+        help="where the benchmarks keep their scratch files: SQLite databases, generated inputs (%(default)s)",
+    )
     for benchmark in REGISTRY.values():
         if benchmark.add_arguments:
             benchmark.add_arguments(p)
@@ -80,7 +87,14 @@ def main(argv: list[str] | None = None) -> int:
         parser().error(f"--databases: choose from {', '.join(ENGINES)}")
     if args.repeat < 1:
         parser().error("--repeat must be at least 1")
-    ctx = Context(args=args, command=command_line(argv), databases=databases, pg_admin_url=args.pg_url)
+    args.data_dir.mkdir(parents=True, exist_ok=True)
+    ctx = Context(
+        args=args,
+        command=command_line(argv),
+        databases=databases,
+        pg_admin_url=args.pg_url,
+        data_dir=args.data_dir,
+    )
     info = machine()
     print(f"machine: {info['nproc']} CPUs, {info['memory']}, {info['python']}")
     for name in args.only or list(REGISTRY):

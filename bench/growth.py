@@ -1,0 +1,424 @@
+"""How cost grows: publish time, peak memory and release read req/s at 1k, 10k and 100k products (1M with
+`--growth-1m`), tabulated in BENCHMARKS.md and drawn in BENCHMARKS-growth.png beside it.
+
+Every size is a catalog built like the one of the publish budget (bench/catalogs.py), its other dimensions
+scaled with the products in the budget's proportions (100k products : 2k nodes : 200k node links : 50k
+associations; every product priced). For each database and size: a fresh database is seeded, the catalog
+is published as a whole timed process (`assortment catalogs publish`: wall time, and from wait4 CPU time
+and peak RSS), the database settled, and then `wrk` loads a page of 25 of the busiest node's products of the
+new release against `assortment serve --workers 1`. The growth exponent is the least-squares slope of
+log(cost) against log(products): 1 is linear.
+
+    python -m bench.run --only growth                                  # 1k, 10k, 100k
+    python -m bench.run --only growth --growth-1m                      # and 1M
+    python -m bench.run --only growth --growth-sizes 1000,10000 --no-write   # a quick look
+
+The plot goes to BENCHMARKS-growth.png beside the --output Markdown file; with --no-write to
+bench/data/growth.png unless --growth-plot PATH says otherwise (--no-growth-plot: no plot). The plot is
+drawn with matplotlib (a dev dependency).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import math
+import os
+import statistics
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import httpx
+
+from bench.catalogs import (
+    BUDGET_SIZES,
+    ENGINE_NAMES,
+    Load,
+    Sizes,
+    load_average,
+    publish,
+    run_wrk,
+    seeded_database,
+    settle,
+    wrk_command,
+)
+from bench.common import Benchmark, Context, Measured, Section, create_key, running_server, server_version
+
+DEFAULT_SIZES = (1_000, 10_000, 100_000)
+MILLION = 1_000_000
+PAGE = 25
+# A fitted exponent up to 1 + LINEAR_SLACK counts as linear: two timings of the same work differ by a
+# few per cent on a shared machine, and that is what the slack absorbs.
+LINEAR_SLACK = 0.05
+PLOT_NAME = "BENCHMARKS-growth.png"
+NO_MATPLOTLIB = "drawing the growth plot needs matplotlib: make install (or pass --no-growth-plot)"
+
+
+def scaled_sizes(products: int) -> Sizes:
+    """A catalog of `products` products with the budget catalog's proportions of nodes, links and
+    associations, priced."""
+    budget_products, nodes, links, associations = BUDGET_SIZES
+    sizes = Sizes(
+        products=products,
+        nodes=max(1, round(products * nodes / budget_products)),
+        links=round(products * links / budget_products),
+        associations=round(products * associations / budget_products),
+        priced=True,
+    )
+    if sizes.links > sizes.products * sizes.nodes:
+        raise SystemExit(f"--growth-sizes: {products:,} products are too few for the budget's proportions (use ≥ 100)")
+    return sizes
+
+
+def parse_sizes(text: str) -> list[int]:
+    try:
+        sizes = sorted({int(part.replace("_", "")) for part in text.split(",") if part.strip()})
+    except ValueError:
+        raise SystemExit(f"--growth-sizes: comma-separated numbers of products, not {text!r}") from None
+    if not sizes or sizes[0] < 1:
+        raise SystemExit("--growth-sizes: at least one size, every size ≥ 1")
+    return sizes
+
+
+def sizes_wanted(args: argparse.Namespace) -> list[int]:
+    sizes = parse_sizes(args.growth_sizes) if args.growth_sizes else list(DEFAULT_SIZES)
+    if args.growth_1m and MILLION not in sizes:
+        sizes.append(MILLION)
+    for products in sizes:
+        scaled_sizes(products)  # rejects the sizes the proportions do not fit
+    return sorted(sizes)
+
+
+def plot_path(ctx: Context) -> Path | None:
+    """Where the plot goes: --growth-plot, else beside the Markdown file, else (--no-write) bench/data/."""
+    args = ctx.args
+    if not args.growth_plot_enabled:
+        return None
+    if args.growth_plot is not None:
+        return Path(args.growth_plot)
+    if args.no_write:
+        return ctx.data_dir / "growth.png"
+    return Path(args.output).parent / PLOT_NAME
+
+
+# --- measuring ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Point:
+    """One database at one size: every run's publish and read."""
+
+    products: int
+    sizes: Sizes
+    version: str = ""
+    seed_seconds: list[float] = field(default_factory=list)
+    publishes: list[Measured] = field(default_factory=list)
+    reads: list[Load] = field(default_factory=list)
+    busiest_node_products: int = 0
+    body_bytes: int = 0
+
+    @property
+    def wall(self) -> float:
+        return statistics.median(m.seconds for m in self.publishes)
+
+    @property
+    def cpu(self) -> float:
+        return statistics.median(m.extra["cpu_seconds"] for m in self.publishes)
+
+    @property
+    def rss(self) -> float:
+        return max(m.max_rss_mib for m in self.publishes)
+
+    @property
+    def rps(self) -> float:
+        return statistics.median(load.rps for load in self.reads)
+
+    @property
+    def p99(self) -> float:
+        return max(load.p99_ms for load in self.reads)
+
+
+def access_token(base: str, database_url: str) -> str:
+    client_id, secret = create_key(database_url, name="growth")
+    response = httpx.post(
+        f"{base}/oauth/access_token",
+        data={"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret},
+        timeout=30,
+    )
+    if response.status_code != 200:
+        raise SystemExit(f"POST /oauth/access_token: {response.status_code} {response.text[:2000]}")
+    return str(response.json()["access_token"])
+
+
+def measure_once(ctx: Context, kind: str, point: Point, wrk: str) -> None:
+    """Seed a fresh database, publish its catalog (timed), then load a page of the release with wrk."""
+    args = ctx.args
+    sizes = point.sizes
+    with seeded_database(ctx, kind, sizes, f"growth-{point.products}.db") as (url, seeded):
+        if seeded.busiest_node_products < PAGE:
+            raise SystemExit(f"no node has {PAGE} products (at most {seeded.busiest_node_products})")
+        point.version = server_version(kind, url)
+        point.seed_seconds.append(seeded.seconds)
+        point.busiest_node_products = seeded.busiest_node_products
+        load = load_average()  # as catalogs.timed_publish, which does not hand back the release
+        measured, release = publish(url, seeded, sizes)
+        measured.extra["load"] = load
+        point.publishes.append(measured)
+        print(
+            f"  {kind:<10} {point.products:>9,}: seeded in {seeded.seconds:5.1f} s; publish {measured.seconds:6.2f} s "
+            f"wall, {measured.extra['cpu_seconds']:6.2f} s CPU, peak RSS {measured.max_rss_mib:,.0f} MiB "
+            f"(load average before: {load:.1f})"
+        )
+        settle(url)
+        path = (
+            f"/pcm/catalogs/{seeded.catalog_id}/releases/{release['id']}"
+            f"/nodes/{seeded.busiest_node}/relationships/products"
+        )
+        with running_server(url, workers=1) as base:
+            token = access_token(base, url)
+            response = httpx.get(base + path, headers={"Authorization": f"Bearer {token}"}, timeout=60)
+            if response.status_code != 200:
+                raise SystemExit(f"GET {path}: {response.status_code} {response.text[:2000]}")
+            served = len(json.loads(response.content)["data"])
+            if served != PAGE:
+                raise SystemExit(f"expected a page of {PAGE} products, got {served}")
+            point.body_bytes = len(response.content)
+            threads, connections = args.read_threads, args.read_connections
+            if args.read_warmup > 0:
+                run_wrk(wrk, base + path, token, threads, connections, args.read_warmup)
+            read = run_wrk(wrk, base + path, token, threads, connections, args.read_seconds)
+            point.reads.append(read)
+            print(
+                f"  {kind:<10} {point.products:>9,}: read {read.rps:9,.0f} req/s "
+                f"(p50 {read.p50_ms:.2f} ms, p99 {read.p99_ms:.2f} ms)"
+            )
+
+
+# --- growth ---------------------------------------------------------------------------------------
+
+
+def slope(xs: list[float], ys: list[float]) -> float | None:
+    """The least-squares slope of log(y) against log(x): the growth exponent; None under two sizes."""
+    if len(xs) < 2:
+        return None
+    lx, ly = [math.log(x) for x in xs], [math.log(y) for y in ys]
+    mx, my = statistics.fmean(lx), statistics.fmean(ly)
+    return sum((a - mx) * (b - my) for a, b in zip(lx, ly, strict=True)) / sum((a - mx) ** 2 for a in lx)
+
+
+def judged(exponent: float) -> str:
+    return "linear or better" if exponent <= 1 + LINEAR_SLACK else "worse than linear"
+
+
+def growth_sentence(kind: str, points: list[Point]) -> str:
+    """The growth exponents of one database, computed from its points, and the verdict on each."""
+    name = ENGINE_NAMES[kind]
+    xs = [float(p.products) for p in points]
+    time_exponent = slope(xs, [p.wall for p in points])
+    rss_exponent = slope(xs, [p.rss for p in points])
+    if time_exponent is None or rss_exponent is None:
+        return f"{name}: one size only ({points[0].products:,} products), so no growth exponent."
+    span = f"{points[0].products:,}–{points[-1].products:,} products"
+    text = (
+        f"{name}, over {span}: publish wall time grows as products^{time_exponent:.2f} "
+        f"(**{judged(time_exponent)}**), peak RSS as products^{rss_exponent:.2f} (**{judged(rss_exponent)}**)"
+    )
+    if len(points) > 2:  # the fit over all sizes is flattered by the fixed start-up cost: show the top end
+        top = slope(xs[-2:], [p.wall for p in points[-2:]])
+        top_rss = slope(xs[-2:], [p.rss for p in points[-2:]])
+        assert top is not None and top_rss is not None
+        text += (
+            f"; between the two largest sizes alone the exponents are {top:.2f} (time, {judged(top)}) "
+            f"and {top_rss:.2f} (RSS, {judged(top_rss)})"
+        )
+    first, last = points[0], points[-1]
+    text += f". Read req/s at {last.products:,} products is {last.rps / first.rps:.0%} of that at {first.products:,}."
+    return text
+
+
+# --- plot -----------------------------------------------------------------------------------------
+
+
+def draw(path: Path, results: dict[str, list[Point]], title: str) -> None:
+    """Three log-log panels against products: publish seconds, peak RSS MiB, read req/s; one line per
+    database and a dotted reference of linear cost through the first database's smallest size."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+        from matplotlib.ticker import FuncFormatter
+    except ImportError:
+        raise SystemExit(NO_MATPLOTLIB) from None
+
+    def products_label(value: float, _position: object) -> str:
+        for factor, suffix in ((1_000_000, "M"), (1_000, "k")):
+            if value >= factor:
+                return f"{value / factor:g}{suffix}"
+        return f"{value:g}"
+
+    def plain(value: float, _position: object) -> str:
+        return f"{value:,.0f}" if value >= 10 else f"{value:.2g}"
+
+    def two_and_five(value: float, position: object) -> str:  # minor labels: the 2s and 5s of each decade
+        leading = value / 10 ** math.floor(math.log10(value)) if value > 0 else 0.0
+        return plain(value, position) if round(leading, 6) in (2.0, 5.0) else ""
+
+    panels: tuple[tuple[str, Callable[[Point], float], float, str], ...] = (
+        ("publish wall time (s)", lambda p: p.wall, 1.0, "∝ products (linear)"),
+        ("publish peak RSS (MiB)", lambda p: p.rss, 1.0, "∝ products (linear)"),
+        ("release read, page of 25 (req/s)", lambda p: p.rps, -1.0, "∝ 1/products (linear cost per request)"),
+    )
+    figure = Figure(figsize=(15, 4.8), layout="constrained")
+    FigureCanvasAgg(figure)
+    axes = figure.subplots(1, len(panels))
+    all_sizes = sorted({p.products for points in results.values() for p in points})
+    anchor = next(iter(results.values()))[0]
+    for ax, (label, value, power, reference) in zip(axes, panels, strict=True):
+        for kind, points in results.items():
+            ax.plot([p.products for p in points], [value(p) for p in points], marker="o", label=ENGINE_NAMES[kind])
+        if len(all_sizes) > 1:
+            x0, y0 = anchor.products, value(anchor)
+            ax.plot(all_sizes, [y0 * (x / x0) ** power for x in all_sizes], ":", color="grey", label=reference)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("products in the catalog")
+        ax.set_title(label)
+        ax.set_xticks(all_sizes)
+        ax.xaxis.set_major_formatter(FuncFormatter(products_label))
+        ax.xaxis.set_minor_formatter(FuncFormatter(lambda _v, _p: ""))
+        ax.yaxis.set_major_formatter(FuncFormatter(plain))
+        ax.yaxis.set_minor_formatter(FuncFormatter(two_and_five))
+        ax.tick_params(axis="y", which="minor", labelsize="x-small")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize="small")
+    figure.suptitle(title)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=110)
+
+
+# --- report ---------------------------------------------------------------------------------------
+
+
+def run(ctx: Context) -> Section:
+    args = ctx.args
+    products = sizes_wanted(args)
+    repeat = max(args.repeat, 1)
+    plot = plot_path(ctx)
+    if plot is not None and importlib.util.find_spec("matplotlib") is None:  # before, not after, the hours
+        raise SystemExit(NO_MATPLOTLIB)
+    wrk = wrk_command()
+    print(
+        f"growth: {', '.join(f'{p:,}' for p in products)} products on {', '.join(ctx.databases)}; "
+        f"wrk -t{args.read_threads} -c{args.read_connections} -d{args.read_seconds}s × {repeat}"
+    )
+    results: dict[str, list[Point]] = {}
+    for kind in ctx.databases:
+        results[kind] = []
+        for count in products:
+            point = Point(count, scaled_sizes(count))
+            for _ in range(repeat):
+                measure_once(ctx, kind, point, wrk)
+            results[kind].append(point)
+
+    rows = []
+    for count in products:
+        for points in results.values():
+            p = next(p for p in points if p.products == count)
+            cells = [
+                f"{count:,}",
+                p.version,
+                f"{p.wall:.2f}",
+                f"{p.wall / (count / 1000):.3f}",
+                f"{p.cpu:.2f}",
+                f"{p.rss:,.0f}",
+                f"{p.rps:,.0f}",
+                f"{p.p99:.2f}",
+            ]
+            rows.append("| " + " | ".join(cells) + " |")
+    loads = [m.extra["load"] for points in results.values() for p in points for m in p.publishes]
+    shapes = "; ".join(f"{p:,}: {scaled_sizes(p).text()}" for p in products)
+    stamp = date.today().isoformat()
+    if plot is not None:
+        draw(plot, results, f"How cost grows — {', '.join(ENGINE_NAMES[k] for k in results)}, {stamp}")
+        print(f"plot: {plot}")
+        try:
+            shown = os.path.relpath(plot.resolve(), Path(args.output).resolve().parent)
+        except ValueError:  # another drive
+            shown = str(plot)
+        picture = f"![Publish time, peak RSS and read req/s against products, log-log]({shown})"
+    else:
+        picture = "(No plot: --no-growth-plot.)"
+    body = "\n".join(
+        [
+            "Each size is a catalog built as in the publish benchmark, with nodes, node links and "
+            "associations scaled in the budget catalog's proportions (100k products : 2k nodes : 200k "
+            f"links : 50k associations, every product priced) — {shapes}. Per database and size: a fresh "
+            "database, seeded; `assortment catalogs publish ID --quiet --json` timed as a whole process "
+            "(wall time with start-up, and from `wait4` its CPU time and peak RSS); the database settled "
+            "(PostgreSQL `VACUUM ANALYZE` and `CHECKPOINT`, SQLite a WAL checkpoint); then "
+            f"`wrk -t{args.read_threads} -c{args.read_connections} -d{args.read_seconds}s --latency` after a "
+            f"{args.read_warmup} s warm-up, against `assortment serve --workers 1`, on the default page of "
+            f"{PAGE} of the busiest node's products in the new release. "
+            + (
+                f"{repeat} runs per point: median wall, CPU and req/s, largest RSS and p99. "
+                if repeat > 1
+                else "One run per point. "
+            )
+            + f"1-minute load average before the publishes: {min(loads):.1f}–{max(loads):.1f} on "
+            f"{os.cpu_count()} CPUs (wrk shares them with the server).",
+            "",
+            "Growth exponent: the least-squares slope of log(cost) against log(products) over the measured "
+            f"sizes; 1 is linear, and up to {1 + LINEAR_SLACK:g} counts as linear (timing noise). The "
+            "start-up cost of the process (and its baseline memory) is in every point, so the fit over "
+            "all sizes is flattered at the small end.",
+            "",
+            *(f"- {growth_sentence(kind, points)}" for kind, points in results.items()),
+            "",
+            f"Command: `{ctx.command}` — {stamp}",
+            "",
+            "| products | database | publish wall s | s per 1k products | CPU s | peak RSS MiB | read req/s | p99 ms |",
+            "|---:|---|---:|---:|---:|---:|---:|---:|",
+            *rows,
+            "",
+            picture,
+        ]
+    )
+    return Section(TITLE, body)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("growth (also uses --read-seconds, --read-warmup, --read-connections, …)")
+    group.add_argument(
+        "--growth-sizes",
+        default=None,
+        metavar="N,N,…",
+        help=f"products per catalog, comma-separated (default: {','.join(map(str, DEFAULT_SIZES))})",
+    )
+    group.add_argument("--growth-1m", action="store_true", help="also measure 1,000,000 products (slow)")
+    group.add_argument(
+        "--growth-plot",
+        default=None,
+        metavar="PATH",
+        help=f"where to draw the PNG (default: {PLOT_NAME} beside --output; with --no-write bench/data/growth.png)",
+    )
+    group.add_argument(
+        "--no-growth-plot",
+        dest="growth_plot_enabled",
+        action="store_false",
+        help="draw no plot (matplotlib not needed)",
+    )
+
+
+TITLE = "How cost grows: publish and release read against catalog size"
+BENCHMARK = Benchmark(
+    name="growth",
+    title=TITLE,
+    run=run,
+    description="publish time, peak RSS and release read req/s at 1k, 10k, 100k (1M) products on each database",
+    add_arguments=add_arguments,
+)

@@ -1,0 +1,80 @@
+"""bench/growth.py's arithmetic, in process: the catalog shapes, the growth exponent and its verdict, the
+plot. The benchmark itself runs in test_bench_smoke.py."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pytest
+from bench.catalogs import BUDGET_SIZES, Load
+from bench.common import Measured
+from bench.growth import (
+    MILLION,
+    Point,
+    growth_sentence,
+    judged,
+    parse_sizes,
+    scaled_sizes,
+    sizes_wanted,
+    slope,
+)
+
+
+def point(products: int, wall: float, rss: float, rps: float = 1000.0) -> Point:
+    p = Point(products, scaled_sizes(products))
+    p.publishes.append(Measured(wall, 0, rss, "", {"cpu_seconds": wall, "load": 0.0}))
+    p.reads.append(Load(rps, 1.0, 2.0, 100, ""))
+    return p
+
+
+def test_sizes_keep_the_budget_proportions() -> None:
+    budget = scaled_sizes(100_000)
+    assert (budget.products, budget.nodes, budget.links, budget.associations) == BUDGET_SIZES
+    assert budget.priced and budget.is_budget()
+    small = scaled_sizes(1_000)
+    assert (small.nodes, small.links, small.associations) == (20, 2_000, 500)
+    with pytest.raises(SystemExit):
+        scaled_sizes(10)  # one node cannot take two links per product
+
+
+def test_size_flags() -> None:
+    assert parse_sizes("10000, 1000,1_000") == [1_000, 10_000]
+    with pytest.raises(SystemExit):
+        parse_sizes("1k")
+    args = argparse.Namespace(growth_sizes=None, growth_1m=True)
+    assert sizes_wanted(args) == [1_000, 10_000, 100_000, MILLION]
+    args = argparse.Namespace(growth_sizes="1000,10000", growth_1m=False)
+    assert sizes_wanted(args) == [1_000, 10_000]
+
+
+def test_the_exponent_is_the_slope_of_the_log_log_fit() -> None:
+    xs = [1_000.0, 10_000.0, 100_000.0]
+    assert slope(xs, [2 * x for x in xs]) == pytest.approx(1.0)
+    assert slope(xs, [x**1.5 for x in xs]) == pytest.approx(1.5)
+    assert slope(xs, [7.0, 7.0, 7.0]) == pytest.approx(0.0)
+    assert slope(xs[:1], [1.0]) is None
+    assert judged(1.0) == "linear or better"
+    assert judged(1.3) == "worse than linear"
+
+
+def test_the_verdict_is_computed_from_the_figures() -> None:
+    linear = [point(1_000, 1.0, 100.0), point(10_000, 10.0, 110.0), point(100_000, 100.0, 150.0)]
+    assert "grows as products^1.00 (**linear or better**)" in growth_sentence("sqlite", linear)
+    quadratic = [point(1_000, 1.0, 100.0), point(10_000, 100.0, 10_000.0)]
+    sentence = growth_sentence("postgresql", quadratic)
+    assert "products^2.00 (**worse than linear**)" in sentence
+    assert sentence.startswith("PostgreSQL")
+    assert "no growth exponent" in growth_sentence("sqlite", linear[:1])
+
+
+def test_the_plot_is_a_png(tmp_path: Path) -> None:
+    from bench.growth import draw
+
+    results = {
+        "sqlite": [point(1_000, 1.5, 92.0, 12_000.0), point(10_000, 4.8, 156.0, 9_500.0)],
+        "postgresql": [point(1_000, 2.9, 123.0, 10_000.0), point(10_000, 7.6, 151.0, 7_000.0)],
+    }
+    path = tmp_path / "sub" / "growth.png"
+    draw(path, results, "test")
+    assert path.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
