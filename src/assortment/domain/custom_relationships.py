@@ -23,6 +23,7 @@ from assortment.db import filters as sql_filters
 from assortment.db.models import Association, CustomRelationship, Product
 from assortment.db.repositories import custom_relationships as repo
 from assortment.db.repositories import products as product_repo
+from assortment.db.repositories.common import is_contention
 from assortment.db.types import utcnow
 from assortment.domain import relationship_rules as rules
 from assortment.domain.filters import Term
@@ -324,6 +325,8 @@ class CustomRelationshipService:
         try:
             return repo.lock_products(self.session, set(product_pks))
         except OperationalError as exc:  # lock_timeout or deadlock: tell the client to retry
+            if not is_contention(exc):
+                raise  # the database went away: a 503, not a conflict
             raise Conflict(WRITE_CONFLICT) from exc
 
     def _lock_product(self, product: Product) -> None:
@@ -335,6 +338,8 @@ class CustomRelationshipService:
         try:
             locked = repo.lock_definitions(self.session, [d.pk for d in found.values()], exclusive=False)
         except OperationalError as exc:
+            if not is_contention(exc):
+                raise
             raise Conflict(WRITE_CONFLICT) from exc
         return {slug: locked[d.pk] for slug, d in found.items() if d.pk in locked}
 
@@ -342,6 +347,8 @@ class CustomRelationshipService:
         try:
             locked = repo.lock_definitions(self.session, [definition.pk], exclusive=exclusive)
         except OperationalError as exc:
+            if not is_contention(exc):
+                raise
             raise Conflict(WRITE_CONFLICT) from exc
         if definition.pk not in locked:
             raise NotFound(f"custom relationship {definition.slug} not found")

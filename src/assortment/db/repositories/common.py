@@ -6,7 +6,23 @@ from collections.abc import Sequence
 from typing import Any, TypeAlias
 
 from sqlalchemy import Select, func, select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
+
+# PostgreSQL's answers when a lock could not be had in time or a transaction lost a race: the request may
+# simply be retried (lock_not_available, deadlock_detected, serialization_failure).
+CONTENTION_STATES = frozenset({"55P03", "40P01", "40001"})
+
+
+def is_contention(exc: DBAPIError) -> bool:
+    """A lost race for a lock (retry and it may pass), as opposed to a database that is not there."""
+    if exc.connection_invalidated:
+        return False
+    state = getattr(exc.orig, "sqlstate", None)
+    if state is not None:
+        return state in CONTENTION_STATES
+    return "locked" in str(exc.orig).lower()  # SQLite: "database is locked", "database table is locked"
+
 
 # A select of any number of columns.
 AnySelect: TypeAlias = Select[*tuple[Any, ...]]
