@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session, sessionmaker
@@ -42,8 +42,13 @@ def app_context(request: Request) -> AppContext:
 ContextDep = Annotated[AppContext, Depends(app_context)]
 
 
-def unit_of_work(request: Request, context: ContextDep) -> Iterator[Session]:
-    """One transaction per request, committed when the endpoint returns, rolled back if it raises."""
+def unit_of_work(
+    request: Request, context: ContextDep, _caller: Annotated[Principal, Depends(any_principal)]
+) -> Iterator[Session]:
+    """One transaction per request, committed when the endpoint returns, rolled back if it raises.
+
+    The caller is authenticated first: an unauthenticated request never opens a (write) transaction, and
+    the signing key can be created on a fresh database without waiting on this request's own write lock."""
     session = context.sessions()
     try:
         if request.method not in READ_METHODS:
@@ -84,6 +89,23 @@ def admin_principal(principal: Annotated[Principal, Depends(any_principal)]) -> 
 
 AdminDep = Annotated[Principal, Depends(admin_principal)]
 ShopperDep = Annotated[Principal, Depends(any_principal)]
+
+
+def authenticate_for_route(request: Request) -> None:
+    """Raise what the matched route's own authentication would (401, or 403 for an implicit token on an
+    admin route), for the answers given before its dependencies run: FastAPI parses a declared JSON body
+    first, and a body that is not JSON must not be answered ahead of the credentials (§6)."""
+    calls: list[Any] = []
+    pending = [getattr(request.scope.get("route"), "dependant", None)]
+    while pending:
+        dependant = pending.pop()
+        if dependant is not None:
+            calls.append(dependant.call)
+            pending.extend(dependant.dependencies)
+    if any_principal in calls:
+        principal = any_principal(request, app_context(request))
+        if admin_principal in calls:
+            admin_principal(principal)
 
 
 def paging(request: Request) -> Paging:

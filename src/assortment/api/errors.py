@@ -9,10 +9,12 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy.exc import DBAPIError, OperationalError
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from assortment import errors
+from assortment.api.deps import authenticate_for_route
 from assortment.api.responses import json_response
 
 log = logging.getLogger("assortment.api")
@@ -42,6 +44,8 @@ STATUS_OF: list[tuple[type[errors.DomainError], int]] = [
 ]
 
 INTERNAL_ERROR_DETAIL = "There was an internal server error, you can report with your request id."
+DATABASE_UNAVAILABLE_DETAIL = "The database is unavailable, try again shortly."
+RETRY_AFTER_SECONDS = "1"
 
 
 def request_id_of(request: Request) -> str | None:
@@ -107,6 +111,14 @@ def install(app: FastAPI) -> None:
         problems = exc.errors()
         request_id = request_id_of(request)
         if any(p.get("type") == "json_invalid" for p in problems):
+            # Parsed before the route's dependencies ran: the caller's 401/403 comes first (§6).
+            # (in the thread pool: checking a token may read the signing key from the database)
+            try:
+                await run_in_threadpool(authenticate_for_route, request)
+            except errors.DomainError as refused:
+                return await domain_error(request, refused)
+            except OperationalError as failed:
+                return await database_unavailable(request, failed)
             return error_response(request, 400, "Request body is not valid JSON")
         objects = []
         for problem in problems[:20]:
@@ -129,7 +141,10 @@ def install(app: FastAPI) -> None:
     async def database_unavailable(request: Request, exc: OperationalError) -> Response:
         if getattr(exc, "connection_invalidated", False) or _is_connect_error(exc):
             log.warning("database unavailable: %s", exc.orig)
-            return error_response(request, 503, "The database is unavailable, try again shortly.")
+            # A database that restarts or fails over is usually back within seconds.
+            return error_response(
+                request, 503, DATABASE_UNAVAILABLE_DETAIL, headers={"Retry-After": RETRY_AFTER_SECONDS}
+            )
         return _internal(request, exc)
 
 
