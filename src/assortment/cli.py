@@ -14,7 +14,7 @@ from rich.progress import TaskID
 from sqlalchemy import func, select
 
 from assortment.config import Settings
-from assortment.db.engine import begin_write, make_engine, make_session_factory
+from assortment.db.engine import begin_write, in_snapshot, make_engine, make_session_factory
 from assortment.db.migrate import upgrade
 from assortment.db.models import ApiKey
 from assortment.domain import auth
@@ -190,36 +190,39 @@ def catalogs_publish(
 ) -> None:
     """Publish a catalog as a new release: the same code path as POST /pcm/catalogs/{id}/releases."""
     from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+    from sqlalchemy.orm import Session
 
-    from assortment.domain.publish import publish
+    from assortment.db.models import Release
+    from assortment.domain.publish import publish, publish_lock_name
     from assortment.domain.tenancy import Principal
 
     settings = Settings()
     sessions = make_session_factory(make_engine(settings))
     try:
-        with sessions() as session:
-            begin_write(session)
-            store_id = None
-            if not organization:
+        store_id = None
+        if not organization:
+            with sessions() as session:
                 store_id = uuid.UUID(store) if store else auth.default_store(session).id
-            principal = Principal(key_id=uuid.UUID(int=0), store_id=store_id, grant="client_credentials")
-            with Progress(
-                TextColumn("publishing {task.description}"),
-                BarColumn(),
-                TaskProgressColumn(),
-                TimeElapsedColumn(),
-                console=err,
-                disable=quiet,
-            ) as bar:
-                tasks: dict[str, TaskID] = {}
+        principal = Principal(key_id=uuid.UUID(int=0), store_id=store_id, grant="client_credentials")
+        with Progress(
+            TextColumn("publishing {task.description}"),
+            BarColumn(),
+            TaskProgressColumn(),
+            TimeElapsedColumn(),
+            console=err,
+            disable=quiet,
+        ) as bar:
+            tasks: dict[str, TaskID] = {}
 
-                def progress(stage: str, done: int, total: int) -> None:
-                    if stage not in tasks:
-                        tasks[stage] = bar.add_task(stage, total=max(total, 1))
-                    bar.update(tasks[stage], completed=done, total=max(total, 1))
+            def progress(stage: str, done: int, total: int) -> None:
+                if stage not in tasks:
+                    tasks[stage] = bar.add_task(stage, total=max(total, 1))
+                bar.update(tasks[stage], completed=done, total=max(total, 1))
 
-                release = publish(session, principal, catalog_id, export_full_delta=full_delta, progress=progress)
-                session.commit()
+            def work(session: Session) -> Release:
+                return publish(session, principal, catalog_id, export_full_delta=full_delta, progress=progress)
+
+            release = in_snapshot(sessions, publish_lock_name(catalog_id), work)
     except DomainError as exc:
         raise _fail(str(exc.detail)) from exc
     except ValueError as exc:

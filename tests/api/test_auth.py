@@ -8,6 +8,7 @@ import jwt
 import pytest
 from fastapi.testclient import TestClient
 
+from assortment.db.engine import SQLITE_IMMEDIATE
 from assortment.db.models import ApiKey
 from assortment.domain import auth
 from tests.conftest import Database, Keys
@@ -190,3 +191,25 @@ def test_organization_does_not_see_store_products(keys: Keys) -> None:
     created = store.post("/pcm/products", json=product_body()).json()["data"]
     assert created["meta"]["owner"] == "store"
     assert org.get(f"/pcm/products/{created['id']}").status_code == 404
+
+
+def test_a_refused_write_never_waits_for_the_write_lock(keys: Keys, db: Database) -> None:
+    """An implicit token on an admin write is refused before the request opens its write transaction: on
+    SQLite, with another writer holding the database, it still gets its 403 at once (not a 503 after the
+    busy timeout), and a storefront token can never take the write lock."""
+    shopper = keys.caller(grant="implicit")
+    admin = keys.caller()
+    with db.engine.connect() as holder:
+        holder = holder.execution_options(**{SQLITE_IMMEDIATE: True})  # BEGIN IMMEDIATE on SQLite
+        holder.begin()
+        holder.exec_driver_sql("SELECT 1")
+        started = time.monotonic()
+        response = shopper.post("/pcm/products", json=product_body())
+        waited = time.monotonic() - started
+        holder.rollback()
+    assert response.status_code == 403, response.text
+    [error] = errors_of(response)
+    assert error["title"] == "Forbidden"
+    assert waited < 2.0, f"the refusal waited {waited:.1f} s for the write lock"
+    # And the same write with an admin token goes through once the lock is free.
+    assert admin.post("/pcm/products", json=product_body()).status_code == 201

@@ -18,11 +18,12 @@ from assortment.api.catalog_documents import (
     render_release,
     single_document,
 )
-from assortment.api.deps import AdminDep, FilterDep, PagingDep, SessionDep, ShopperDep
+from assortment.api.deps import AdminDep, ContextDep, FilterDep, PagingDep, SessionDep, ShopperDep
 from assortment.api.responses import json_response, no_content
 from assortment.api.schemas_doc import ERRORS
+from assortment.db.engine import in_snapshot
 from assortment.domain.catalogs import CatalogService
-from assortment.domain.publish import publish
+from assortment.domain.publish import publish, publish_lock_name
 from assortment.domain.releases import ReleaseRef, ReleaseService
 from assortment.domain.tenancy import Principal
 from assortment.schemas.catalogs import CatalogCreateRequest, CatalogUpdateRequest, PublishRequest
@@ -95,8 +96,9 @@ def delete_catalog(catalog_id: str, session: SessionDep, principal: AdminDep) ->
 
 
 @router.post("/{catalog_id}/releases", status_code=201, responses=ERRORS)
-async def publish_release(catalog_id: str, request: Request, session: SessionDep, principal: AdminDep) -> Response:
-    """Publish synchronously; an empty body means `{}` (the JS SDK sends none)."""
+async def publish_release(catalog_id: str, request: Request, context: ContextDep, principal: AdminDep) -> Response:
+    """Publish synchronously; an empty body means `{}` (the JS SDK sends none). The release is written in a
+    transaction of its own that reads one snapshot of the database (`in_snapshot`), not the request's."""
     from starlette.concurrency import run_in_threadpool
 
     raw = await request.body()
@@ -105,12 +107,13 @@ async def publish_release(catalog_id: str, request: Request, session: SessionDep
     except ValidationError as exc:  # answered like a body FastAPI validated: 400 bad JSON, else 422
         raise RequestValidationError(exc.errors()) from exc
 
-    def work() -> Response:
+    def work(session: Session) -> Response:
         release = publish(session, principal, catalog_id, export_full_delta=options.data.export_full_delta)
         catalog = CatalogService(session, principal).get(catalog_id)
         return json_response({"data": render_release(catalog, release)}, status_code=201)
 
-    return forget_release_aliases(request, await run_in_threadpool(work))
+    response = await run_in_threadpool(in_snapshot, context.sessions, publish_lock_name(catalog_id), work)
+    return forget_release_aliases(request, response)
 
 
 @router.get("/{catalog_id}/releases", responses=ERRORS)

@@ -43,12 +43,15 @@ ContextDep = Annotated[AppContext, Depends(app_context)]
 
 
 def unit_of_work(
-    request: Request, context: ContextDep, _caller: Annotated[Principal, Depends(any_principal)]
+    request: Request, context: ContextDep, caller: Annotated[Principal, Depends(any_principal)]
 ) -> Iterator[Session]:
     """One transaction per request, committed when the endpoint returns, rolled back if it raises.
 
-    The caller is authenticated first: an unauthenticated request never opens a (write) transaction, and
-    the signing key can be created on a fresh database without waiting on this request's own write lock."""
+    The caller is authenticated, and authorised for the route, first: a refused request never opens a
+    (write) transaction, and the signing key can be created on a fresh database without waiting on this
+    request's own write lock."""
+    if _route_needs(request, admin_principal):
+        admin_principal(caller)
     session = context.sessions()
     try:
         if request.method not in READ_METHODS:
@@ -91,20 +94,35 @@ AdminDep = Annotated[Principal, Depends(admin_principal)]
 ShopperDep = Annotated[Principal, Depends(any_principal)]
 
 
+_CALLS = "_assortment_dependency_calls"  # where a route keeps the set, computed on its first request
+
+
+def _route_needs(request: Request, dependency: Any) -> bool:
+    """Whether the matched route depends on `dependency`, directly or through other dependencies."""
+    route = request.scope.get("route")
+    if route is None:
+        return False
+    calls: frozenset[Any] | None = getattr(route, _CALLS, None)
+    if calls is None:
+        found: set[Any] = set()
+        pending = [getattr(route, "dependant", None)]
+        while pending:
+            dependant = pending.pop()
+            if dependant is not None:
+                found.add(dependant.call)
+                pending.extend(dependant.dependencies)
+        calls = frozenset(found)
+        setattr(route, _CALLS, calls)
+    return dependency in calls
+
+
 def authenticate_for_route(request: Request) -> None:
     """Raise what the matched route's own authentication would (401, or 403 for an implicit token on an
     admin route), for the answers given before its dependencies run: FastAPI parses a declared JSON body
     first, and a body that is not JSON must not be answered ahead of the credentials (§6)."""
-    calls: list[Any] = []
-    pending = [getattr(request.scope.get("route"), "dependant", None)]
-    while pending:
-        dependant = pending.pop()
-        if dependant is not None:
-            calls.append(dependant.call)
-            pending.extend(dependant.dependencies)
-    if any_principal in calls:
+    if _route_needs(request, any_principal):
         principal = any_principal(request, app_context(request))
-        if admin_principal in calls:
+        if _route_needs(request, admin_principal):
             admin_principal(principal)
 
 

@@ -16,6 +16,7 @@ from starlette.responses import Response
 from assortment import errors
 from assortment.api.deps import authenticate_for_route
 from assortment.api.responses import json_response
+from assortment.db.repositories.common import is_contention
 
 log = logging.getLogger("assortment.api")
 
@@ -139,6 +140,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(OperationalError)
     async def database_unavailable(request: Request, exc: OperationalError) -> Response:
+        if is_contention(exc) and getattr(exc.orig, "sqlstate", None):  # PostgreSQL lost a race: retry
+            return error_response(request, 409, errors.WRITE_CONFLICT)
         if getattr(exc, "connection_invalidated", False) or _is_connect_error(exc):
             log.warning("database unavailable: %s", exc.orig)
             # A database that restarts or fails over is usually back within seconds.

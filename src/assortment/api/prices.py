@@ -19,6 +19,7 @@ from assortment.api.schemas_doc import ERRORS
 from assortment.db.models import Currency, Price, Pricebook
 from assortment.domain.formats import timestamp
 from assortment.domain.paging import Paging
+from assortment.domain.price_rules import MAX_AMOUNT
 from assortment.domain.prices import (
     CURRENCY_FIELDS,
     CurrencyService,
@@ -44,13 +45,21 @@ def _object(required: list[str], **properties: Any) -> dict[str, Any]:
     return {"type": "object", "required": required, "properties": properties}
 
 
+def _only_these(required: list[str], **properties: Any) -> dict[str, Any]:
+    """An object of these properties and no others: an unknown one is a 422 (price and price book
+    attributes, tiers, sales); elsewhere unknown members are ignored."""
+    return {**_object(required, **properties), "additionalProperties": False}
+
+
 _TEXT = {"type": "string"}
-_NULLABLE_TEXT = {"type": "string", "nullable": True}
-_AMOUNT = {"type": "integer", "minimum": 0}
-_STRING_MAP = {"type": "object", "additionalProperties": {"type": "string"}, "nullable": True}
+_NULLABLE_TEXT = {"type": ["string", "null"]}
+_REFERENCE = {"type": ["string", "null"], "maxLength": 2048}
+_AMOUNT = {"type": "integer", "minimum": 0, "maximum": MAX_AMOUNT}
+# Values of null remove a key on update.
+_STRING_MAP = {"type": ["object", "null"], "additionalProperties": {"type": ["string", "null"]}, "maxProperties": 100}
 _CURRENCY_FIELDS_DOC = {
-    "code": {"type": "string", "minLength": 3, "maxLength": 3},
-    "format": {"type": "string", "description": "a template holding {price}, e.g. ${price}"},
+    "code": {"type": "string", "pattern": "^[A-Za-z]{3}$"},
+    "format": {"type": "string", "pattern": "\\{price\\}", "description": "a template holding {price}, e.g. ${price}"},
     "decimal_point": {"type": "string", "minLength": 1, "maxLength": 3},
     "thousand_separator": {"type": "string", "maxLength": 3},
     "decimal_places": {"type": "integer", "minimum": 0, "maximum": 8},
@@ -60,34 +69,40 @@ _CURRENCY_FIELDS_DOC = {
 }
 _TIERS = {
     "type": "object",
-    "additionalProperties": _object(
-        ["minimum_quantity", "amount"], minimum_quantity={"type": "integer", "minimum": 1}, amount=_AMOUNT
+    "additionalProperties": _only_these(
+        ["minimum_quantity", "amount"],
+        minimum_quantity={"type": "integer", "minimum": 1, "maximum": MAX_AMOUNT},
+        amount=_AMOUNT,
     ),
 }
 _CURRENCY_AMOUNTS = {
     "type": "object",
     "description": "amounts in minor units by 3-letter currency code",
-    "additionalProperties": _object(["amount"], amount=_AMOUNT, includes_tax={"type": "boolean"}, tiers=_TIERS),
+    "additionalProperties": _only_these(["amount"], amount=_AMOUNT, includes_tax={"type": "boolean"}, tiers=_TIERS),
 }
-_SALE = _object(
+_SALE = _only_these(
     ["currencies"],
-    schedule=_object(
-        [],
-        valid_from={"type": "string", "format": "date-time", "nullable": True},
-        valid_to={"type": "string", "format": "date-time", "nullable": True},
-    ),
+    schedule={
+        **_only_these([], valid_from={"type": ["string", "null"]}, valid_to={"type": ["string", "null"]}),
+        "type": ["object", "null"],
+        "description": "ISO 8601 instants; valid_from before valid_to",
+    },
     bundle_ids={"type": "array", "items": {"type": "string", "format": "uuid"}},
     currencies=_CURRENCY_AMOUNTS,
 )
 _PRICE_ATTRIBUTES_DOC = {
-    "sku": _TEXT,
+    "sku": {"type": "string", "minLength": 1, "maxLength": 255},
     "currencies": _CURRENCY_AMOUNTS,
-    "sales": {"type": "object", "additionalProperties": _SALE, "nullable": True},
-    "external_ref": _NULLABLE_TEXT,
+    "sales": {"type": ["object", "null"], "additionalProperties": _SALE},
+    "external_ref": _REFERENCE,
     "admin_attributes": _STRING_MAP,
     "shopper_attributes": _STRING_MAP,
 }
-_PRICEBOOK_ATTRIBUTES_DOC = {"name": _TEXT, "description": _NULLABLE_TEXT, "external_ref": _NULLABLE_TEXT}
+_PRICEBOOK_ATTRIBUTES_DOC = {
+    "name": {"type": "string", "minLength": 1},
+    "description": _NULLABLE_TEXT,
+    "external_ref": _REFERENCE,
+}
 
 
 CURRENCY_CREATE_BODY = _body_doc(
@@ -98,30 +113,30 @@ PRICEBOOK_CREATE_BODY = _body_doc(
     _object(
         ["type", "attributes"],
         type={"type": "string", "enum": ["pricebook"]},
-        attributes=_object(["name"], **_PRICEBOOK_ATTRIBUTES_DOC),
+        attributes=_only_these(["name"], **_PRICEBOOK_ATTRIBUTES_DOC),
     )
 )
 PRICEBOOK_UPDATE_BODY = _body_doc(
     _object(
-        ["type"],
+        ["type", "id"],
         type={"type": "string", "enum": ["pricebook"]},
         id=_TEXT,
-        attributes=_object([], **_PRICEBOOK_ATTRIBUTES_DOC),
+        attributes=_only_these([], **_PRICEBOOK_ATTRIBUTES_DOC),
     )
 )
 PRICE_CREATE_BODY = _body_doc(
     _object(
         ["type", "attributes"],
         type={"type": "string", "enum": ["product-price"]},
-        attributes=_object(["sku", "currencies"], **_PRICE_ATTRIBUTES_DOC),
+        attributes=_only_these(["sku", "currencies"], **_PRICE_ATTRIBUTES_DOC),
     )
 )
 PRICE_UPDATE_BODY = _body_doc(
     _object(
-        ["type"],
+        ["type", "id"],
         type={"type": "string", "enum": ["product-price"]},
         id=_TEXT,
-        attributes=_object([], **_PRICE_ATTRIBUTES_DOC),
+        attributes=_only_these([], **_PRICE_ATTRIBUTES_DOC),
     )
 )
 

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+import hashlib
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from assortment.config import Settings
+from assortment.db.repositories.common import is_contention
+
+T = TypeVar("T")
 
 # Execution option asking SQLite to open the transaction with BEGIN IMMEDIATE: a writer takes the
 # write lock up front, so two writers never both read, then fail to upgrade their lock.
@@ -68,3 +75,49 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
 def begin_write(session: Session) -> None:
     """Mark the session's transaction as a writer before its first statement."""
     session.connection(execution_options={SQLITE_IMMEDIATE: True})
+
+
+# The advisory lock space of snapshot writers on PostgreSQL ("SNAP"); the key is a hash of the writer's name.
+SNAPSHOT_LOCKS = 0x534E4150
+SNAPSHOT_ATTEMPTS = 3
+
+
+def in_snapshot(sessions: sessionmaker[Session], name: str, work: Callable[[Session], T]) -> T:
+    """Run `work` in one write transaction that reads a single snapshot of the whole database, one such
+    transaction per `name` at a time, and commit it.
+
+    SQLite: BEGIN IMMEDIATE already gives both (one writer; a transaction reads its own snapshot).
+    PostgreSQL: READ COMMITTED would let every statement see what others committed in between (a product
+    deleted after the links were read but before the products were), so the work runs in REPEATABLE READ.
+    Its snapshot starts at its first statement, so the one-at-a-time lock is taken before, on another
+    connection (a session-level advisory lock, released after the commit or when that connection dies):
+    the next writer's snapshot then includes the previous writer's commit. Should the transaction still
+    lose a race for a row it locks (serialization failure), it is run again from the start on a new snapshot.
+    """
+    engine = sessions.kw["bind"]
+    if engine.dialect.name != "postgresql":
+        with sessions() as session:
+            begin_write(session)
+            result = work(session)
+            session.commit()
+            return result
+    key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:4], "big", signed=True)
+    with engine.connect() as holder:
+        holder = holder.execution_options(isolation_level="AUTOCOMMIT")
+        holder.execute(text("SELECT pg_advisory_lock(:space, :key)"), {"space": SNAPSHOT_LOCKS, "key": key})
+        try:
+            for attempt in range(1, SNAPSHOT_ATTEMPTS + 1):
+                try:
+                    with sessions() as session:
+                        session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+                        result = work(session)
+                        session.commit()
+                        return result
+                except OperationalError as exc:
+                    if attempt == SNAPSHOT_ATTEMPTS or not is_contention(exc):
+                        raise
+                    time.sleep(0.05 * attempt)
+            raise AssertionError("unreachable")
+        finally:
+            if not holder.invalidated:
+                holder.execute(text("SELECT pg_advisory_unlock(:space, :key)"), {"space": SNAPSHOT_LOCKS, "key": key})

@@ -105,6 +105,12 @@ def _tree(hierarchies: list[Hierarchy], nodes: list[Node]) -> TreeFacts:
     )
 
 
+def publish_lock_name(catalog_id: str) -> str:
+    """The name publishes of one catalog take turns on (`in_snapshot`), whatever spelling of its id is used."""
+    parsed = parse_id(catalog_id)
+    return f"publish:{parsed if parsed is not None else catalog_id}"
+
+
 def publish(
     session: Session,
     principal: Principal,
@@ -113,6 +119,8 @@ def publish(
     export_full_delta: bool = False,
     progress: Progress | None = None,
 ) -> Release:
+    """Write a new release of the catalog (SPEC §4.2). Everything it reads must come from one snapshot, so
+    callers run it with `db.engine.in_snapshot(…, publish_lock_name(catalog_id), …)`."""
     def report(stage: str, done: int, total: int) -> None:
         if progress is not None:
             progress(stage, done, total)

@@ -48,10 +48,10 @@ BODY_DOC = {
                         "product_relationship": {
                             "type": "object",
                             "properties": {
-                                **{name: {"type": "integer", "nullable": True} for name in ID_FIELDS},
-                                **{name: {"type": "string", "nullable": True} for name in CODE_FIELDS},
-                                "status": {"type": "string", "enum": list(STATUSES), "nullable": True},
-                                "sort_order": {"type": "integer", "nullable": True},
+                                **{name: {"type": ["integer", "null"]} for name in ID_FIELDS},
+                                **{name: {"type": ["string", "null"]} for name in CODE_FIELDS},
+                                "status": {"type": ["string", "null"], "enum": [*STATUSES, None]},
+                                "sort_order": {"type": ["integer", "null"]},
                             },
                         }
                     },
