@@ -112,7 +112,7 @@ class Sizes:
         )
 
     def is_budget(self) -> bool:
-        return (self.products, self.nodes, self.links, self.associations) == BUDGET_SIZES
+        return self.priced and (self.products, self.nodes, self.links, self.associations) == BUDGET_SIZES
 
 
 def sizes_of(args: argparse.Namespace) -> Sizes:

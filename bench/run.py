@@ -87,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         parser().error(f"--databases: choose from {', '.join(ENGINES)}")
     if args.repeat < 1:
         parser().error("--repeat must be at least 1")
+    args.data_dir = args.data_dir.resolve()  # servers started by the benchmarks run in the repository root
     args.data_dir.mkdir(parents=True, exist_ok=True)
     ctx = Context(
         args=args,

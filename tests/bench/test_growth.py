@@ -78,3 +78,17 @@ def test_the_plot_is_a_png(tmp_path: Path) -> None:
     path = tmp_path / "sub" / "growth.png"
     draw(path, results, "test")
     assert path.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+
+
+def test_the_cost_above_the_smallest_run_shows_the_true_exponent() -> None:
+    from bench.growth import above_baseline, slope
+
+    sizes = [1_000.0, 10_000.0, 100_000.0, 1_000_000.0]
+    linear = [2.0 + 0.0001 * x for x in sizes]  # a fixed 2 s start-up hides the linear part in the plain fit
+    quadratic = [2.0 + 1e-9 * x * x for x in sizes]
+    plain = slope(sizes, linear)
+    assert plain is not None and plain < 0.8
+    assert above_baseline(sizes, linear) == pytest.approx(1.0)
+    assert above_baseline(sizes, quadratic) == pytest.approx(2.0, abs=0.01)
+    assert above_baseline(sizes[:2], linear[:2]) is None  # one size beyond the smallest: no exponent
+    assert above_baseline(sizes[:3], [5.0, 4.0, 6.0]) is None  # cheaper than the smallest run
