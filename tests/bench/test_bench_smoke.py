@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -94,19 +95,21 @@ def test_benchmark_runs(name: str, tmp_path: Path) -> None:
         *flags,
         *extra,
     ]
-    done = subprocess.run(
-        command,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT_S,
-        check=False,
+    # In a session of its own, so that on a timeout the servers and wrk it started go with it.
+    process = subprocess.Popen(
+        command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
     )
-    shown = f"$ {' '.join(command)}\n--- stdout\n{done.stdout[-6000:]}\n--- stderr\n{done.stderr[-6000:]}"
-    assert done.returncode == 0, shown
-    assert f"\n## {REGISTRY[name].title}\n" in done.stdout, shown
-    assert header in done.stdout, shown
+    try:
+        stdout, stderr = process.communicate(timeout=TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        stdout, stderr = process.communicate()
+        pytest.fail(f"{name} took more than {TIMEOUT_S} s:\n{stdout[-3000:]}\n{stderr[-3000:]}")
+    shown = f"$ {' '.join(command)}\n--- stdout\n{stdout[-6000:]}\n--- stderr\n{stderr[-6000:]}"
+    assert process.returncode == 0, shown
+    assert f"\n## {REGISTRY[name].title}\n" in stdout, shown
+    assert header in stdout, shown
     assert not output.exists(), "--no-write wrote the Markdown file"
     if drawing:
         assert plot.read_bytes().startswith(b"\x89PNG\r\n\x1a\n"), shown
-        assert "](growth.png)" in done.stdout, shown  # the link, relative to the Markdown file
+        assert "](growth.png)" in stdout, shown  # the link, relative to the Markdown file
