@@ -7,6 +7,11 @@ from datetime import UTC, datetime
 
 def timestamp(value: datetime) -> str:
     """RFC 3339 UTC with milliseconds, e.g. 2024-01-10T20:16:35.343Z."""
-    value = value.astimezone(UTC)
-    # The year by hand: strftime's %Y does not pad years before 1000 on glibc ("999-06-01T…").
-    return f"{value.year:04d}" + value.strftime("-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    # Field by field rather than strftime: several times faster (a publish writes hundreds of thousands),
+    # and %Y does not pad years before 1000 on glibc.
+    return (
+        f"{value.year:04d}-{value.month:02d}-{value.day:02d}T{value.hour:02d}:{value.minute:02d}:"
+        f"{value.second:02d}.{value.microsecond // 1000:03d}Z"
+    )
