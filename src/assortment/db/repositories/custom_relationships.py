@@ -32,7 +32,7 @@ from assortment.db.models import (
     Product,
     ProductRelationshipSlot,
 )
-from assortment.db.repositories.common import paginate
+from assortment.db.repositories.common import paginate, pks_in
 
 # Core inserts on the tables: the ORM's bulk path spends more per row than the database does here.
 ASSOCIATION_TABLE: Table = Association.__table__  # type: ignore[assignment]
@@ -123,7 +123,7 @@ def lock_products(session: Session, product_pks: Collection[int]) -> set[int]:
     if session.get_bind().dialect.name != "postgresql":
         return set(product_pks)
     _bound_lock_waits(session)
-    query = select(Product.pk).where(Product.pk.in_(sorted(product_pks))).order_by(Product.pk).with_for_update()
+    query = select(Product.pk).where(pks_in(Product.pk, sorted(product_pks))).order_by(Product.pk).with_for_update()
     return {pk for (pk,) in session.execute(query)}
 
 
@@ -177,7 +177,7 @@ def slugs_of_products(session: Session, product_pks: Collection[int]) -> dict[in
     query = (
         select(ProductRelationshipSlot.product_pk, CustomRelationship.slug)
         .join(CustomRelationship, CustomRelationship.pk == ProductRelationshipSlot.relationship_pk)
-        .where(ProductRelationshipSlot.product_pk.in_(list(product_pks)))
+        .where(pks_in(ProductRelationshipSlot.product_pk, list(product_pks)))
         .order_by(ProductRelationshipSlot.attached_at, CustomRelationship.slug)
     )
     result: dict[int, list[str]] = {}
@@ -193,7 +193,7 @@ def slot_facts(session: Session, product_pks: Collection[int], relationship_pk: 
     has = func.max(case((ProductRelationshipSlot.relationship_pk == relationship_pk, 1), else_=0))
     query = (
         select(ProductRelationshipSlot.product_pk, has, func.count())
-        .where(ProductRelationshipSlot.product_pk.in_(list(product_pks)))
+        .where(pks_in(ProductRelationshipSlot.product_pk, list(product_pks)))
         .group_by(ProductRelationshipSlot.product_pk)
     )
     return {pk: (bool(flag), count) for pk, flag, count in session.execute(query)}
@@ -232,7 +232,7 @@ def association_counts(session: Session, source_pks: Collection[int], relationsh
         return {}
     query = (
         select(Association.source_pk, func.count())
-        .where(Association.source_pk.in_(list(source_pks)), Association.relationship_pk == relationship_pk)
+        .where(pks_in(Association.source_pk, list(source_pks)), Association.relationship_pk == relationship_pk)
         .group_by(Association.source_pk)
     )
     return {pk: count for pk, count in session.execute(query)}
@@ -244,7 +244,7 @@ def existing_targets(session: Session, source_pk: int, relationship_pk: int, tar
     query = select(Association.target_pk).where(
         Association.source_pk == source_pk,
         Association.relationship_pk == relationship_pk,
-        Association.target_pk.in_(list(target_pks)),
+        pks_in(Association.target_pk, list(target_pks)),
     )
     return {pk for (pk,) in session.execute(query)}
 
@@ -256,7 +256,7 @@ def existing_sources(session: Session, target_pk: int, relationship_pk: int, sou
     query = select(Association.source_pk).where(
         Association.target_pk == target_pk,
         Association.relationship_pk == relationship_pk,
-        Association.source_pk.in_(list(source_pks)),
+        pks_in(Association.source_pk, list(source_pks)),
     )
     return {pk for (pk,) in session.execute(query)}
 
@@ -284,7 +284,7 @@ def set_sort_orders(
             .where(
                 Association.source_pk == source_pk,
                 Association.relationship_pk == relationship_pk,
-                Association.target_pk.in_(targets),
+                pks_in(Association.target_pk, targets),
             )
             .values(sort_order=value, updated_at=now)
         )
@@ -305,8 +305,8 @@ def delete_edges(
     forward = and_(Association.source_pk == source_pk, Association.relationship_pk.in_(list(relationship_pks)))
     backward = and_(Association.target_pk == source_pk, Association.relationship_pk.in_(list(relationship_pks)))
     if target_pks is not None:
-        forward = and_(forward, Association.target_pk.in_(list(target_pks)))
-        backward = and_(backward, Association.source_pk.in_(list(target_pks)))
+        forward = and_(forward, pks_in(Association.target_pk, list(target_pks)))
+        backward = and_(backward, pks_in(Association.source_pk, list(target_pks)))
     session.execute(delete(Association).where(or_(forward, backward) if both_ways else forward))
 
 

@@ -7,7 +7,7 @@ from collections.abc import Collection, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Integer, Text, bindparam, cast, delete, func, literal, select
+from sqlalchemy import ColumnElement, Connection, Text, cast, delete, func, literal, select
 from sqlalchemy.orm import Session, defer
 
 from assortment.db.filters import FilterField, Kind, allow
@@ -28,7 +28,7 @@ from assortment.db.models import (
     ReleaseProduct,
     ReleaseRelated,
 )
-from assortment.db.repositories.common import AnySelect
+from assortment.db.repositories.common import AnySelect, pks_in
 
 RELEASE_TREE_FILTERS_NODE: dict[str, FilterField] = {
     "name": allow(ReleaseNode.name, Kind.STRING, "eq"),
@@ -83,15 +83,6 @@ def live_links(
     )
     wanted = set(node_pks)  # a node created since the caller listed them is not part of its tree
     return [(n, p, at) for n, p, at in session.execute(query) if n in wanted]
-
-
-def pks_in(column: Any, pks: Sequence[int]) -> ColumnElement[bool]:
-    """`column IN (…)` with the integers written into the statement: as thousands of bind parameters they
-    cost more to render and parse than the query itself."""
-    condition: ColumnElement[bool] = column.in_(
-        bindparam(None, list(pks), type_=Integer, expanding=True, literal_execute=True)
-    )
-    return condition
 
 
 def product_order_keys(session: Session, product_pks: Collection[int]) -> list[tuple[int, uuid.UUID, datetime]]:
