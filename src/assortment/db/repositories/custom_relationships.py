@@ -7,6 +7,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
+import psycopg
 from sqlalchemy import (
     ColumnElement,
     Select,
@@ -22,6 +23,7 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from assortment.db.filters import FilterField, Kind, allow, owner_field
@@ -32,6 +34,7 @@ from assortment.db.models import (
     Product,
     ProductRelationshipSlot,
 )
+from assortment.db.repositories import releases as release_repo
 from assortment.db.repositories.common import paginate, pks_in
 
 # Core inserts on the tables: the ORM's bulk path spends more per row than the database does here.
@@ -265,10 +268,21 @@ def insert_edges(session: Session, edges: Sequence[dict[str, Any]]) -> None:
     insert_rows(session, ASSOCIATION_TABLE, edges)
 
 
+COPY_FROM = 200  # rows from which COPY beats a pipelined executemany on PostgreSQL
+
+
 def insert_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:
-    """Core executemany: the ORM's bulk path spends more per row than the database does here."""
-    if rows:
-        session.execute(insert(table), list(rows))
+    """COPY on PostgreSQL for many rows, else a Core executemany (the ORM's bulk path spends more per row
+    than the database does here). A duplicate is an IntegrityError either way."""
+    if not rows:
+        return
+    if len(rows) >= COPY_FROM and session.get_bind().dialect.name == "postgresql":
+        try:
+            release_repo.insert_rows(session, table, list(rows))
+        except psycopg.errors.IntegrityError as exc:
+            raise IntegrityError(f"COPY {table.name}", None, exc) from exc
+        return
+    session.execute(insert(table), list(rows))
 
 
 def set_sort_orders(

@@ -159,7 +159,7 @@ def insert_rows(session: Session, model: Any, rows: list[dict[str, Any]]) -> Non
     elsewhere. Column types convert the values as they would in an INSERT."""
     if not rows:
         return
-    table = model.__table__
+    table = getattr(model, "__table__", model)  # a mapped class or a Table
     connection = session.connection()
     names = list(rows[0])
     if connection.dialect.name == "postgresql" and _copyable(table, names, rows):
