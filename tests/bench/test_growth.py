@@ -55,6 +55,7 @@ def test_the_exponent_is_the_slope_of_the_log_log_fit() -> None:
     assert slope(xs, [7.0, 7.0, 7.0]) == pytest.approx(0.0)
     assert slope(xs[:1], [1.0]) is None
     assert judged(1.0) == "linear or better"
+    assert judged(1.1) == "about n log n"
     assert judged(1.3) == "worse than linear"
 
 
