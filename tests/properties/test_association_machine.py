@@ -421,6 +421,7 @@ class AssociationMachine(RuleBasedStateMachine):
     @precondition(lambda self: len(self.products) < POOL)
     @rule()
     def create_product(self) -> None:
+        """Refill the pool after deletions (a new product carries no relationship)."""
         self.last_snapshot = None
         self.add_product()
 
