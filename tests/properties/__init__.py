@@ -9,6 +9,8 @@ raise the bounds and let Hypothesis pick new seeds, e.g.
 from __future__ import annotations
 
 import os
+import re
+import uuid
 
 from hypothesis import HealthCheck, settings
 
@@ -23,3 +25,17 @@ def machine_settings(examples: int = 20, steps: int = 25) -> settings:
         print_blob=True,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large],
     )
+
+
+# SPEC §0.4's titles (405: the service's own, for methods a path does not serve).
+TITLES = {400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed", 422: "Failed Validation"}
+
+# Ids in a URL, replaced to name the route in the outcome counts.
+ROUTE_IDS = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F-]{27}|(node|product)-\d+")
+
+
+def canonical(raw: str) -> str | None:
+    try:
+        return str(uuid.UUID(raw))
+    except ValueError:
+        return None

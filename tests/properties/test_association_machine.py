@@ -16,7 +16,6 @@ uni-directional edges only where a request asked for them) and against the model
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -40,7 +39,7 @@ from assortment.db.models import Association, CustomRelationship, Product, Produ
 from assortment.domain import relationship_rules
 from tests.conftest import Caller, Database, Keys, empty_tables
 from tests.helpers import errors_of
-from tests.properties import machine_settings
+from tests.properties import ROUTE_IDS, TITLES, canonical, machine_settings
 from tests.relationships import insert_products
 
 LIMIT = 3  # associations per product and relationship (2000 in SPEC §8, lowered for the test)
@@ -90,20 +89,6 @@ class StoredEdge:
     target: str
     sort_order: int | None
     updated_at: Any
-
-
-# SPEC §0.4's titles (405: the service's own, for methods a path does not serve).
-TITLES = {400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed", 422: "Failed Validation"}
-
-# Ids in a URL, replaced to name the route in the outcome counts.
-ROUTE_IDS = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F-]{27}|(node|product)-\d+")
-
-
-def canonical(raw: str) -> str | None:
-    try:
-        return str(uuid.UUID(raw))
-    except ValueError:
-        return None
 
 
 def with_prefix(slug: str) -> str:

@@ -10,7 +10,6 @@ body and leave the stored tree exactly as it was (timestamps included).
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections import Counter
 from collections.abc import Iterable
@@ -32,7 +31,7 @@ from sqlalchemy.orm import aliased
 from assortment.db.models import Hierarchy, Node
 from tests.conftest import Caller, Database, Keys, empty_tables
 from tests.helpers import errors_of
-from tests.properties import machine_settings
+from tests.properties import ROUTE_IDS, TITLES, canonical, machine_settings
 
 # Small pools, so that names and slugs collide often; case variants must not collide (§B-9).
 NAMES = ("Shoes", "shoes", "Boots", "Hats", "Socks", "Bags")
@@ -78,20 +77,6 @@ class StoredNode:
     slug: str | None
     sort_order: int | None
     updated_at: Any
-
-
-# SPEC §0.4's titles (405: the service's own, for methods a path does not serve).
-TITLES = {400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed", 422: "Failed Validation"}
-
-# Ids in a URL, replaced to name the route in the outcome counts.
-ROUTE_IDS = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F-]{27}|(node|product)-\d+")
-
-
-def canonical(raw: str) -> str | None:
-    try:
-        return str(uuid.UUID(raw))
-    except ValueError:
-        return None
 
 
 def has_duplicates(values: Iterable[Any]) -> bool:
