@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, TypeAlias
 
-from sqlalchemy import ColumnElement, Integer, Select, bindparam, func, select
+from sqlalchemy import ColumnElement, Connection, Integer, Select, bindparam, func, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -44,3 +44,42 @@ def pks_in(column: Any, pks: Sequence[int]) -> ColumnElement[bool]:
         bindparam(None, list(pks), type_=Integer, expanding=True, literal_execute=True)
     )
     return condition
+
+
+def insert_rows(session: Session, model: Any, rows: list[dict[str, Any]]) -> None:
+    """Insert plain rows (dicts with the same keys) into a table: COPY on PostgreSQL, a Core executemany
+    elsewhere. Column types convert the values as they would in an INSERT."""
+    if not rows:
+        return
+    table = getattr(model, "__table__", model)  # a mapped class or a Table
+    connection = session.connection()
+    names = list(rows[0])
+    if connection.dialect.name == "postgresql" and _copyable(table, names, rows):
+        _copy_rows(connection, table, names, rows)
+    else:
+        connection.execute(table.insert(), rows)
+
+
+def _copyable(table: Any, names: list[str], rows: list[dict[str, Any]]) -> bool:
+    """COPY applies no client-side column defaults: every column that has one must be given, in every row."""
+    given = set(names)
+    if any(column.default is not None and column.name not in given for column in table.columns):
+        return False
+    keys = rows[0].keys()
+    return all(row.keys() == keys for row in rows)
+
+
+def _copy_rows(connection: Connection, table: Any, names: list[str], rows: list[dict[str, Any]]) -> None:
+    dialect = connection.dialect
+    processors = [table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names]
+    converted = [(i, process) for i, process in enumerate(processors) if process is not None]
+    columns = ", ".join(dialect.identifier_preparer.quote(name) for name in names)
+    statement = f"COPY {dialect.identifier_preparer.format_table(table)} ({columns}) FROM STDIN"
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    with driver.cursor() as cursor, cursor.copy(statement) as copy:
+        for row in rows:
+            values = [row[name] for name in names]
+            for i, process in converted:
+                values[i] = process(values[i])
+            copy.write_row(values)

@@ -34,7 +34,7 @@ from assortment.db.models import (
     Product,
     ProductRelationshipSlot,
 )
-from assortment.db.repositories import releases as release_repo
+from assortment.db.repositories.common import insert_rows as bulk_insert
 from assortment.db.repositories.common import paginate, pks_in
 
 # Core inserts on the tables: the ORM's bulk path spends more per row than the database does here.
@@ -278,7 +278,7 @@ def insert_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]]) 
         return
     if len(rows) >= COPY_FROM and session.get_bind().dialect.name == "postgresql":
         try:
-            release_repo.insert_rows(session, table, list(rows))
+            bulk_insert(session, table, list(rows))
         except psycopg.errors.IntegrityError as exc:
             raise IntegrityError(f"COPY {table.name}", None, exc) from exc
         return

@@ -7,7 +7,7 @@ from collections.abc import Collection, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Text, cast, delete, func, literal, select
+from sqlalchemy import ColumnElement, Text, cast, delete, func, literal, select
 from sqlalchemy.orm import Session, defer
 
 from assortment.db.filters import FilterField, Kind, allow
@@ -29,6 +29,7 @@ from assortment.db.models import (
     ReleaseRelated,
 )
 from assortment.db.repositories.common import AnySelect, pks_in
+from assortment.db.repositories.common import insert_rows as insert_rows  # publish writes its rows with it
 
 RELEASE_TREE_FILTERS_NODE: dict[str, FilterField] = {
     "name": allow(ReleaseNode.name, Kind.STRING, "eq"),
@@ -152,45 +153,6 @@ def active_associations(session: Session, source_pks: Collection[int]) -> list[t
         )
         result += [(s, slug, t, so, pk) for s, slug, t, so, pk in session.execute(query)]
     return result
-
-
-def insert_rows(session: Session, model: Any, rows: list[dict[str, Any]]) -> None:
-    """Insert plain rows (dicts with the same keys) into a table: COPY on PostgreSQL, a Core executemany
-    elsewhere. Column types convert the values as they would in an INSERT."""
-    if not rows:
-        return
-    table = getattr(model, "__table__", model)  # a mapped class or a Table
-    connection = session.connection()
-    names = list(rows[0])
-    if connection.dialect.name == "postgresql" and _copyable(table, names, rows):
-        _copy_rows(connection, table, names, rows)
-    else:
-        connection.execute(table.insert(), rows)
-
-
-def _copyable(table: Any, names: list[str], rows: list[dict[str, Any]]) -> bool:
-    """COPY applies no client-side column defaults: every column that has one must be given, in every row."""
-    given = set(names)
-    if any(column.default is not None and column.name not in given for column in table.columns):
-        return False
-    keys = rows[0].keys()
-    return all(row.keys() == keys for row in rows)
-
-
-def _copy_rows(connection: Connection, table: Any, names: list[str], rows: list[dict[str, Any]]) -> None:
-    dialect = connection.dialect
-    processors = [table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names]
-    converted = [(i, process) for i, process in enumerate(processors) if process is not None]
-    columns = ", ".join(dialect.identifier_preparer.quote(name) for name in names)
-    statement = f"COPY {dialect.identifier_preparer.format_table(table)} ({columns}) FROM STDIN"
-    driver = connection.connection.driver_connection
-    assert driver is not None
-    with driver.cursor() as cursor, cursor.copy(statement) as copy:
-        for row in rows:
-            values = [row[name] for name in names]
-            for i, process in converted:
-                values[i] = process(values[i])
-            copy.write_row(values)
 
 
 def chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
