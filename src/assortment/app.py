@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from assortment import __version__
+from assortment import __version__, web
 from assortment.api import auth as auth_routes
 from assortment.api import (
     catalog_rules,
@@ -30,6 +30,8 @@ from assortment.api.read_cache import ReleaseViewCache, ReleaseViewCacheMiddlewa
 from assortment.api.v2 import product_relationships as v2_product_relationships
 from assortment.config import Settings
 from assortment.db.engine import make_engine, make_session_factory
+from assortment.db.release_versions import ReleaseVersions
+from assortment.domain.releases import LatestReleases
 
 DESCRIPTION = """
 Assortment is a self-hostable product experience manager. Its PXM dialect follows the Elastic Path
@@ -85,14 +87,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(catalogs.router)
     app.include_router(shopper.router)
     app.include_router(prices.router)
+    web.install(app)
     app.add_middleware(RejectNulMiddleware)
     app.add_middleware(RejectLoneSurrogatesMiddleware)  # inside the size limit: it buffers what passes it
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestIdMiddleware)
     app.state.read_cache = ReleaseViewCache(settings.read_cache_bytes)
+    app.state.latest_releases = LatestReleases()
     if settings.read_cache_bytes:
         app.front = ReleaseViewCacheMiddleware(
-            app.framework, cache=app.state.read_cache, signing_key=app.state.context.signing_key
+            app.framework,
+            cache=app.state.read_cache,
+            signing_key=app.state.context.signing_key,
+            versions=ReleaseVersions(engine),
         )
     return app
 

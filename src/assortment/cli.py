@@ -28,12 +28,14 @@ keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
 products_app = typer.Typer(help="Products.", no_args_is_help=True)
 catalogs_app = typer.Typer(help="Catalogs.", no_args_is_help=True)
 prices_app = typer.Typer(help="Prices.", no_args_is_help=True)
+users_app = typer.Typer(help="Workbench users (people who sign in at /admin).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(stores_app, name="stores")
 app.add_typer(keys_app, name="keys")
 app.add_typer(products_app, name="products")
 app.add_typer(catalogs_app, name="catalogs")
 app.add_typer(prices_app, name="prices")
+app.add_typer(users_app, name="users")
 
 err = Console(stderr=True)
 
@@ -105,6 +107,108 @@ def keys_create(
     else:
         for field, value in document.items():
             typer.echo(f"{field}: {value}")
+
+
+def _read_password(from_stdin: bool) -> str:
+    """The new password: the first line of standard input, or asked twice at a prompt (not echoed)."""
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    password: str = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    return password
+
+
+@users_app.command("create")
+def users_create(
+    email: Annotated[str, typer.Option("--email", help="Email address (the sign-in name)")],
+    role: Annotated[str, typer.Option("--role", help="viewer, editor or admin")],
+    store: Annotated[str | None, typer.Option("--store", help="Store id (default: the default store)")] = None,
+    organization: Annotated[bool, typer.Option("--organization", help="An organization user")] = False,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+) -> None:
+    """Create a workbench user (password of at least 12 characters, stored as an argon2id hash)."""
+    from assortment.domain import users
+
+    store_id = None
+    if store is not None:
+        try:
+            store_id = uuid.UUID(store)
+        except ValueError as exc:
+            raise _fail(f"--store must be a store id, got {store!r}") from exc
+    password = _read_password(password_stdin)
+    sessions = make_session_factory(make_engine(Settings()))
+    try:
+        with sessions() as session:
+            begin_write(session)
+            user = users.create_user(
+                session, email, role, password, store_id=store_id, organization=organization
+            )
+            session.commit()
+    except DomainError as exc:
+        raise _fail(str(exc.detail)) from exc
+    document = users.user_document(user)
+    if as_json:
+        typer.echo(json.dumps(document))
+    else:
+        typer.echo(f"user {document['email']} ({document['role']}, {document['owner']}) created")
+
+
+@users_app.command("list")
+def users_list(as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False) -> None:
+    """List workbench users."""
+    from assortment.domain import users
+
+    sessions = make_session_factory(make_engine(Settings()))
+    with sessions() as session:
+        documents = [users.user_document(u) for u in users.list_users(session)]
+    if as_json:
+        typer.echo(json.dumps(documents))
+    else:
+        for d in documents:
+            typer.echo(f"{d['email']}\t{d['role']}\t{d['owner']}\t{d['store_id'] or ''}")
+
+
+@users_app.command("delete")
+def users_delete(
+    email: Annotated[str, typer.Option("--email", help="The user's email")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+) -> None:
+    """Delete a workbench user (their sessions end at once)."""
+    from assortment.domain import users
+
+    sessions = make_session_factory(make_engine(Settings()))
+    try:
+        with sessions() as session:
+            begin_write(session)
+            users.delete_user(session, email)
+            session.commit()
+    except DomainError as exc:
+        raise _fail(str(exc.detail)) from exc
+    typer.echo(json.dumps({"deleted": email.strip().lower()}) if as_json else f"deleted {email.strip()}")
+
+
+@users_app.command("set-password")
+def users_set_password(
+    email: Annotated[str, typer.Option("--email", help="The user's email")],
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input")
+    ] = False,
+) -> None:
+    """Set a user's password; the user is signed out everywhere."""
+    from assortment.domain import users
+
+    password = _read_password(password_stdin)
+    sessions = make_session_factory(make_engine(Settings()))
+    try:
+        with sessions() as session:
+            begin_write(session)
+            users.set_password(session, email, password)
+            session.commit()
+    except DomainError as exc:
+        raise _fail(str(exc.detail)) from exc
+    err.print(f"password of {email.strip()} changed")
 
 
 @products_app.command("import")

@@ -21,6 +21,10 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=10, ge=1)
     # Memory for rendered release-view pages kept by each server process (releases never change).
     read_cache_bytes: int = Field(default=256 * 1024 * 1024, ge=0)
+    # The workbench (/admin): a session ends after this long without a request; the cookie is marked
+    # Secure when served over HTTPS (behind a proxy that terminates TLS, say so here).
+    session_idle_seconds: int = Field(default=8 * 3600, ge=60)
+    cookie_secure: bool = False
 
     @property
     def is_sqlite(self) -> bool:

@@ -55,3 +55,17 @@ class PayloadTooLarge(DomainError):
 
 ORGANIZATION_OWNED = "entity owned by organization"
 WRITE_CONFLICT = "write conflict detected"
+
+
+def describe_validation_problems(problems: Sequence[Any]) -> list[str]:
+    """The details of a failed body validation, one per problem (at most 20), as the API words them:
+    `data.attributes.name: String should have at least 1 character`."""
+    details = []
+    for problem in problems[:20]:
+        parts = [str(p) for p in problem.get("loc", ()) if p != "body"]
+        where = ".".join(parts) if parts else "body"
+        message = str(problem.get("msg", "is invalid"))
+        if problem.get("type") == "missing" and where == "body":
+            message = "a JSON body with a data member is required"
+        details.append(f"{where}: {message}")
+    return details

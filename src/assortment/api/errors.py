@@ -95,11 +95,6 @@ def status_for(exc: errors.DomainError) -> int:
     return 500
 
 
-def _location(loc: tuple[Any, ...]) -> str:
-    parts = [str(p) for p in loc if p != "body"]
-    return ".".join(parts) if parts else "body"
-
-
 def install(app: FastAPI) -> None:
     @app.exception_handler(errors.DomainError)
     async def domain_error(request: Request, exc: errors.DomainError) -> Response:
@@ -121,13 +116,10 @@ def install(app: FastAPI) -> None:
             except OperationalError as failed:
                 return await database_unavailable(request, failed)
             return error_response(request, 400, "Request body is not valid JSON")
-        objects = []
-        for problem in problems[:20]:
-            where = _location(tuple(problem.get("loc", ())))
-            message = str(problem.get("msg", "is invalid"))
-            if problem.get("type") == "missing" and where == "body":
-                message = "a JSON body with a data member is required"
-            objects.append(error_object(422, f"{where}: {message}", request_id=request_id))
+        objects = [
+            error_object(422, detail, request_id=request_id)
+            for detail in errors.describe_validation_problems(problems)
+        ]
         return error_response(request, 422, objects=objects)
 
     @app.exception_handler(StarletteHTTPException)

@@ -316,6 +316,9 @@ class Catalog(Base):
     enable_price_segmentation: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Raised by one in the transaction of every write that changes which release `latest` names (publish,
+    # release deletes): every process compares it with the value it resolved `latest` at (SPEC §12.4).
+    release_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     @property
     def owner(self) -> str:
@@ -529,3 +532,48 @@ class Price(Base):
     shopper_attributes: Mapped[dict[str, str] | None] = mapped_column(JSONDocument())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+# --- the workbench (people, not keys) -------------------------------------------------------------
+
+
+class User(Base):
+    """A person who signs in to the workbench. Like a key, a user belongs to a store (`store_id`) or to
+    the organization (NULL), and sees exactly what a key of that owner sees."""
+
+    __tablename__ = "app_user"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid(), primary_key=True, default=uuid.uuid4)
+    email: Mapped[str] = mapped_column(String(320), unique=True)  # stored lower-cased
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16))
+    store_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid(), ForeignKey("store.id", ondelete="CASCADE"), nullable=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    __table_args__ = (CheckConstraint("role IN ('viewer', 'editor', 'admin')", name="role"),)
+
+
+class UserSession(Base):
+    """A signed-in browser. The cookie carries a random token; only its digest is stored, so a copy of
+    the database signs nobody in."""
+
+    __tablename__ = "user_session"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(Uuid(), ForeignKey("app_user.id", ondelete="CASCADE"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class SignInFailure(Base):
+    """One failed sign-in, kept for the lock-out window (per email, known or not)."""
+
+    __tablename__ = "sign_in_failure"
+    __table_args__ = (Index("ix_sign_in_failure_email_at", "email", "at"),)
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    email: Mapped[str] = mapped_column(String(320))
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -4,6 +4,7 @@ partial updates, optimistic concurrency and ownership."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +16,7 @@ from assortment.db import filters as sql_filters
 from assortment.db.models import Product
 from assortment.db.repositories import hierarchies as hierarchy_repo
 from assortment.db.repositories import products as repo
+from assortment.db.repositories import workbench as workbench_repo
 from assortment.db.types import utcnow
 from assortment.domain.filters import Term
 from assortment.domain.paging import Page, Paging
@@ -71,6 +73,12 @@ class ProductService:
             self.session, self.principal.visible_scopes, where, paging.limit, paging.offset
         )
         return Page(items=items, total=total, paging=paging)
+
+    def browse(self, text: str, limit: int, offset: int) -> tuple[Sequence[Product], bool]:
+        """The workbench's list: name or SKU containing `text`, newest first, and whether more follow."""
+        return workbench_repo.browse_products(
+            self.session, self.principal.visible_scopes, text.strip(), limit, offset
+        )
 
     def create(self, attributes: ProductAttributes) -> Product:
         values = attributes.model_dump(include=set(attributes.model_fields_set))

@@ -1,0 +1,182 @@
+"""Workbench products: a searchable list, create, edit, delete, and a product's page with its nodes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from starlette.datastructures import FormData
+from starlette.responses import Response
+
+from assortment.domain.hierarchies import HierarchyService
+from assortment.domain.paging import Paging
+from assortment.domain.products import ProductService
+from assortment.domain.users import SignedIn
+from assortment.schemas.products import ProductCreateRequest, ProductUpdateRequest
+from assortment.web.core import (
+    EditorDep,
+    FormDep,
+    UserDep,
+    WebRoute,
+    attempt,
+    form_text,
+    reading,
+    redirect,
+    render,
+    url_with,
+    writing,
+)
+
+router = APIRouter(prefix="/admin/products", include_in_schema=False, route_class=WebRoute)
+
+PAGE_SIZE = 25
+MAX_PAGE = 400  # the API's offset limit (10,000) in pages of 25
+TEXT_FIELDS = ("name", "sku", "slug", "description")
+CHOICES = {"status": ("draft", "live"), "commodity_type": ("physical", "digital")}
+
+
+def _page_number(raw: str | None) -> int:
+    if raw is None or not raw.isascii() or not raw.isdigit():
+        return 1
+    return max(1, min(int(raw), MAX_PAGE))
+
+
+@router.get("")
+def product_list(request: Request, user: UserDep) -> Response:
+    text = request.query_params.get("q", "").strip()[:200]
+    page = _page_number(request.query_params.get("page"))
+    with reading(request) as session:
+        items, more = ProductService(session, user.principal).browse(text, PAGE_SIZE, (page - 1) * PAGE_SIZE)
+    partial = request.headers.get("hx-request") and request.headers.get("hx-target") == "product-results"
+    return render(
+        request,
+        "products/_results.html" if partial else "products/list.html",
+        user=user,
+        title="Products",
+        products=items,
+        q=text,
+        page=page,
+        previous_url=url_with("/admin/products", q=text, page=page - 1) if page > 1 else None,
+        next_url=url_with("/admin/products", q=text, page=page + 1) if more and page < MAX_PAGE else None,
+    )
+
+
+@router.get("/new")
+def new_product(request: Request, user: UserDep) -> Response:
+    return _form(request, user, None, {"status": "draft", "commodity_type": "physical"}, [], 200)
+
+
+def _attributes(form: FormData, *, creating: bool) -> dict[str, Any]:
+    """Form fields as API attributes: a blank optional field is left out on create and cleared on edit;
+    the name is always sent, so a blank one gets the API's own message."""
+    attributes: dict[str, Any] = {}
+    for name in TEXT_FIELDS:
+        value = form_text(form, name) if name != "description" else str(form.get(name) or "").strip()
+        if value or name == "name":
+            attributes[name] = value
+        elif not creating:
+            attributes[name] = None
+    for name in CHOICES:
+        value = form_text(form, name)
+        attributes[name] = value or None
+    return attributes
+
+
+def _form(
+    request: Request,
+    user: SignedIn,
+    product_id: str | None,
+    values: dict[str, Any],
+    errors: list[str],
+    status_code: int,
+) -> Response:
+    return render(
+        request,
+        "products/form.html",
+        user=user,
+        status_code=status_code,
+        title="Edit product" if product_id else "New product",
+        product_id=product_id,
+        values=values,
+        choices=CHOICES,
+        errors=errors,
+    )
+
+
+@router.post("")
+def create_product(request: Request, user: EditorDep, form: FormDep) -> Response:
+    attributes = _attributes(form, creating=True)
+
+    def work() -> str:
+        body = ProductCreateRequest.model_validate({"data": {"type": "product", "attributes": attributes}})
+        with writing(request) as session:
+            return str(ProductService(session, user.principal).create(body.data.attributes).id)
+
+    created, errors, status = attempt(work)
+    if created is None:
+        return _form(request, user, None, attributes, errors, status)
+    return redirect(f"/admin/products/{created}?saved=1", request)
+
+
+@router.get("/{product_id}")
+def product_page(request: Request, product_id: str, user: UserDep) -> Response:
+    with reading(request) as session:
+        product = ProductService(session, user.principal).get(product_id)
+        hierarchies = HierarchyService(session, user.principal)
+        nodes = hierarchies.product_nodes(product_id, Paging(limit=100))
+        placements = hierarchies.describe(nodes.items)
+    return render(
+        request,
+        "products/page.html",
+        user=user,
+        title=product.name,
+        product=product,
+        placements=placements,
+        more_nodes=nodes.total - len(nodes.items),
+        notice="Saved." if request.query_params.get("saved") else None,
+    )
+
+
+@router.get("/{product_id}/edit")
+def edit_product(request: Request, product_id: str, user: UserDep) -> Response:
+    with reading(request) as session:
+        product = ProductService(session, user.principal).get(product_id)
+    values = {name: getattr(product, name) for name in (*TEXT_FIELDS, *CHOICES)}
+    return _form(request, user, str(product.id), values, [], 200)
+
+
+@router.post("/{product_id}")
+def update_product(request: Request, product_id: str, user: EditorDep, form: FormDep) -> Response:
+    attributes = _attributes(form, creating=False)
+
+    def work() -> str:
+        body = ProductUpdateRequest.model_validate(
+            {"data": {"type": "product", "id": product_id, "attributes": attributes}}
+        )
+        with writing(request) as session:
+            service = ProductService(session, user.principal)
+            return str(service.update(product_id, body.data.id, body.data.attributes).id)
+
+    updated, errors, status = attempt(work)
+    if updated is None:
+        if status == 404:
+            return _not_found(request, user, errors)
+        return _form(request, user, product_id, attributes, errors, status)
+    return redirect(f"/admin/products/{updated}?saved=1", request)
+
+
+@router.post("/{product_id}/delete")
+def delete_product(request: Request, product_id: str, user: EditorDep) -> Response:
+    def work() -> bool:
+        with writing(request) as session:
+            ProductService(session, user.principal).delete(product_id)
+        return True
+
+    done, errors, status = attempt(work)
+    if not done:
+        return render(request, "error.html", user=user, status_code=status, title="Not deleted", message=errors[0])
+    return redirect("/admin/products", request)
+
+
+def _not_found(request: Request, user: SignedIn, errors: list[str]) -> Response:
+    return render(request, "error.html", user=user, status_code=404, title="Not found", message=errors[0])
