@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: install serve test check bench clean
+.PHONY: install serve test check bench clean browser vendor
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,8 +22,19 @@ serve: install
 
 ## The whole test suite, on SQLite and on PostgreSQL (127.0.0.1:5432, database `test`).
 ## Outside CI an unreachable PostgreSQL is skipped with a warning; with CI=true it fails the run.
-test: install
+test: install browser
 	$(BIN)/pytest -q $(PYTEST_ARGS)
+
+## The workbench's browser tests drive Debian's chromium (never a downloaded browser build).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing Debian's chromium for the browser tests"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	  || echo "warning: could not install chromium; the browser tests will fail under CI=true, else skip"; }
+
+## Refresh the vendored browser code of the workbench (htmx, SortableJS) at the versions pinned in the script.
+vendor:
+	bash scripts/vendor_web_assets.sh
 
 ## Lint, types, and model/migration drift.
 check: install

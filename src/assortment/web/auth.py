@@ -48,6 +48,8 @@ def login_page(request: Request) -> Response:
     return _login_form(request, request.query_params.get("next"), error=None, status_code=200)
 
 
+# A refused sign-in shows the form again with its alert as an ordinary page (200): the browser's console
+# reports every 4xx page load as an error, and a mistyped password is no error of the page.
 def _login_form(
     request: Request, next_url: str | None, error: str | None, status_code: int, email: str = ""
 ) -> Response:
@@ -76,9 +78,9 @@ def login(request: Request, form: FormDep) -> Response:
     cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
     sent = form_text(form, CSRF_FIELD)
     if not cookie or not sent or not hmac.compare_digest(cookie.encode(), sent.encode()):
-        return _login_form(request, next_url, LOGIN_FORM_EXPIRED, 403, email)
+        return _login_form(request, next_url, LOGIN_FORM_EXPIRED, 200, email)
     if not isinstance(password, str) or not email:
-        return _login_form(request, next_url, users.INVALID_CREDENTIALS, 401, email)
+        return _login_form(request, next_url, users.INVALID_CREDENTIALS, 200, email)
     try:
         with writing(request) as session:
             try:
@@ -87,9 +89,9 @@ def login(request: Request, form: FormDep) -> Response:
                 session.commit()  # the failure is what the lock-out counts
                 raise
     except Forbidden as exc:
-        return _login_form(request, next_url, exc.detail, 429, email)
+        return _login_form(request, next_url, exc.detail, 200, email)
     except Unauthenticated as exc:
-        return _login_form(request, next_url, exc.detail, 401, email)
+        return _login_form(request, next_url, exc.detail, 200, email)
     settings = context_of(request).settings
     response = redirect(_safe_next(next_url))
     response.set_cookie(

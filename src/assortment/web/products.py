@@ -114,7 +114,7 @@ def create_product(request: Request, user: EditorDep, form: FormDep) -> Response
 
     created, errors, status = attempt(work)
     if created is None:
-        return _form(request, user, None, attributes, errors, status)
+        return _form(request, user, None, attributes, errors, _shown(status))
     return redirect(f"/admin/products/{created}?saved=1", request)
 
 
@@ -161,7 +161,7 @@ def update_product(request: Request, product_id: str, user: EditorDep, form: For
     if updated is None:
         if status == 404:
             return _not_found(request, user, errors)
-        return _form(request, user, product_id, attributes, errors, status)
+        return _form(request, user, product_id, attributes, errors, _shown(status))
     return redirect(f"/admin/products/{updated}?saved=1", request)
 
 
@@ -176,6 +176,12 @@ def delete_product(request: Request, product_id: str, user: EditorDep) -> Respon
     if not done:
         return render(request, "error.html", user=user, status_code=status, title="Not deleted", message=errors[0])
     return redirect("/admin/products", request)
+
+
+def _shown(status: int) -> int:
+    """A refused change shows the form again with the API's details as an ordinary page (200); a role or
+    CSRF refusal keeps its 403 (the browser's console reports every 4xx page load as an error)."""
+    return 403 if status == 403 else 200
 
 
 def _not_found(request: Request, user: SignedIn, errors: list[str]) -> Response:
