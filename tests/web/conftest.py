@@ -18,10 +18,9 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi.testclient import TestClient
 
 from assortment.domain import users
-from tests.conftest import Caller, Database
+from tests.conftest import Database
 from tests.servers import running_servers
 
 CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
@@ -95,7 +94,11 @@ class People:
     db: Database
 
     def create(
-        self, role: str = "editor", *, email: str | None = None, store_id: uuid.UUID | None = None,
+        self,
+        role: str = "editor",
+        *,
+        email: str | None = None,
+        store_id: uuid.UUID | None = None,
         organization: bool = False,
     ) -> str:
         address = email or f"{role}-{uuid.uuid4().hex[:8]}@example.com"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from playwright.sync_api import expect
 
@@ -11,7 +12,9 @@ from tests.web.conftest import PASSWORD, Http, People, Watched, screenshot, sign
 
 
 def _product(api: Caller, name: str, sku: str, **extra: str) -> str:
-    body = {"data": {"type": "product", "attributes": {"name": name, "sku": sku, "commodity_type": "physical", **extra}}}
+    body = {
+        "data": {"type": "product", "attributes": {"name": name, "sku": sku, "commodity_type": "physical", **extra}}
+    }
     answer = api.post("/pcm/products", json=body)
     assert answer.status_code == 201, answer.text
     product_id: str = answer.json()["data"]["id"]
@@ -84,7 +87,12 @@ def test_create_and_edit_a_product_with_a_validation_error(web: Watched, people:
     expect(page.get_by_role("heading", name="Blue shirt")).to_be_visible()
     product_id = page.url.split("/admin/products/")[1].split("?")[0]
     stored = api.get(f"/pcm/products/{product_id}").json()["data"]["attributes"]
-    assert (stored["name"], stored["sku"], stored["slug"], stored["status"]) == ("Blue shirt", "BS-1", "blue-shirt", "live")
+    assert (stored["name"], stored["sku"], stored["slug"], stored["status"]) == (
+        "Blue shirt",
+        "BS-1",
+        "blue-shirt",
+        "live",
+    )
     assert stored["description"] == "Cotton, slim fit"
 
     page.get_by_role("link", name="Edit").click()
@@ -175,7 +183,12 @@ def test_a_product_name_with_markup_is_shown_as_text(web: Watched, people: Peopl
     name = "<img src=x onerror=alert(1)>"
     product_id = _product(api, name, "XSS-1")
     dialogs: list[str] = []
-    web.page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+
+    def record(dialog: Any) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    web.page.on("dialog", record)
     sign_in(web, people.create("editor"))
     page = web.page
     web.go("/admin/products")
@@ -211,16 +224,16 @@ def test_a_viewer_sees_no_editing_controls_and_a_forged_write_is_refused(
     assert forged.status_code == 403
     deleted = http.client.post(f"/admin/products/{product_id}/delete", data={"csrf_token": csrf})
     assert deleted.status_code == 403
-    created = http.client.post("/admin/products", data={"name": "New", "commodity_type": "physical", "csrf_token": csrf})
+    created = http.client.post(
+        "/admin/products", data={"name": "New", "commodity_type": "physical", "csrf_token": csrf}
+    )
     assert created.status_code == 403
     stored = api.get(f"/pcm/products/{product_id}").json()["data"]["attributes"]
     assert stored["name"] == "Green cap"
     assert api.get("/pcm/products").json()["meta"]["results"]["total"] == 1
 
 
-def test_a_write_without_the_csrf_token_changes_nothing(
-    people: People, api: Caller, http: Http, db: Database
-) -> None:
+def test_a_write_without_the_csrf_token_changes_nothing(people: People, api: Caller, http: Http, db: Database) -> None:
     product_id = _product(api, "Plain mug", "MUG-1")
     http.sign_in(people.create("editor"))
     missing = http.client.post(f"/admin/products/{product_id}", data={"name": "Changed", "commodity_type": "physical"})
