@@ -49,7 +49,7 @@ class Result:
 class Cli:
     db: Database
 
-    def run(self, *args: str | Path, timeout: float = 120) -> Result:
+    def run(self, *args: str | Path, timeout: float = 120, stdin: str | None = None) -> Result:
         env = {**os.environ, "ASSORTMENT_DATABASE_URL": self.db.settings.database_url}
         env.pop("ASSORTMENT_SECRET_KEY", None)
         completed = subprocess.run(
@@ -57,6 +57,7 @@ class Cli:
             env=env,
             capture_output=True,
             text=True,
+            input=stdin,
             timeout=timeout,
             check=False,
         )
