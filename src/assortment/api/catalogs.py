@@ -6,7 +6,6 @@ from fastapi import APIRouter, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
-from starlette.background import BackgroundTask
 from starlette.responses import Response
 
 from assortment.api.catalog_documents import (
@@ -32,24 +31,24 @@ router = APIRouter(prefix="/pcm/catalogs", tags=["catalogs"])
 
 
 def resolved(request: Request, service: ReleaseService, catalog_id: str, release_id: str) -> ReleaseRef:
-    """Resolve the release and tell the read cache which one this request saw."""
+    """Resolve the release and tell the read cache which one this request saw, at which version of the
+    catalog's releases."""
     ref = service.resolve(catalog_id, release_id)
     request.state.release_id = str(ref.release.id)
+    request.state.release_version = ref.catalog.release_version
     return ref
 
 
 def view_service(request: Request, session: Session, principal: Principal) -> ReleaseService:
-    """A release reader showing prices in the currency the request asks for (§9.6.3)."""
+    """A release reader showing prices in the currency the request asks for (§9.6.3), resolving `latest`
+    with the process's memory of it (`LatestReleases`)."""
     headers = request.headers
-    return ReleaseService(session, principal, currency=headers.get("x-moltin-currency") or headers.get("ep-currency"))
-
-
-def forget_release_aliases(request: Request, response: Response) -> Response:
-    """After a publish or a delete this process answers `latest` from the database again. Done once the
-    response is sent, so after the request's transaction committed: a read in between cannot remember
-    the old release."""
-    response.background = BackgroundTask(request.app.state.read_cache.forget_aliases)
-    return response
+    return ReleaseService(
+        session,
+        principal,
+        currency=headers.get("x-moltin-currency") or headers.get("ep-currency"),
+        latest=request.app.state.latest_releases,
+    )
 
 
 view = APIRouter(prefix="/pcm/catalogs/{catalog_id}/releases/{release_id}", tags=["release view"])
@@ -112,8 +111,7 @@ async def publish_release(catalog_id: str, request: Request, context: ContextDep
         catalog = CatalogService(session, principal).get(catalog_id)
         return json_response({"data": render_release(catalog, release)}, status_code=201)
 
-    response = await run_in_threadpool(in_snapshot, context.sessions, publish_lock_name(catalog_id), work)
-    return forget_release_aliases(request, response)
+    return await run_in_threadpool(in_snapshot, context.sessions, publish_lock_name(catalog_id), work)
 
 
 @router.get("/{catalog_id}/releases", responses=ERRORS)
@@ -133,7 +131,7 @@ def list_releases(
 @router.delete("/{catalog_id}/releases", status_code=204, responses=ERRORS)
 def delete_all_releases(catalog_id: str, request: Request, session: SessionDep, principal: AdminDep) -> Response:
     ReleaseService(session, principal).delete_all(catalog_id)
-    return forget_release_aliases(request, no_content())
+    return no_content()
 
 
 @router.get("/{catalog_id}/releases/{release_id}", responses=ERRORS)
@@ -147,14 +145,14 @@ def delete_release(
     catalog_id: str, release_id: str, request: Request, session: SessionDep, principal: AdminDep
 ) -> Response:
     ReleaseService(session, principal).delete_release(catalog_id, release_id)
-    return forget_release_aliases(request, no_content())
+    return no_content()
 
 
 @router.get("/{catalog_id}/releases/{release_id}/delta", responses=ERRORS)
 def get_delta(catalog_id: str, release_id: str, request: Request, session: SessionDep, principal: AdminDep) -> Response:
     service = view_service(request, session, principal)
     ref = service.resolve(catalog_id, release_id)
-    return cacheable(request, service, b'{"data":' + (ref.release.delta or b"[]") + b"}")
+    return cacheable(request, service, b'{"data":' + (service.delta(ref) or b"[]") + b"}")
 
 
 # --- the release view -------------------------------------------------------------------------------------

@@ -6,19 +6,25 @@ touching the database or the router: this pure ASGI middleware answers a GET und
 before, after checking the bearer token (with a small cache of verified tokens).
 
 What it needs to know and does not compute itself comes from the normal route: the route records
-which release a request resolved to (`scope["state"]["release_id"]`), and the middleware keeps the
-200 body it produced under (release id, path, query, display currency). The alias `latest` is resolved
-from a per-process table that expires after `ALIAS_TTL` seconds (and is cleared when this process
-publishes), so another process's publish is seen within that time, plus the time the app takes to
-answer one request: an expired entry is refreshed by a single request going through the app, while the
-requests that arrive meanwhile are still answered from it. Were they all sent to the app, every
-`ALIAS_TTL` a busy page would be rendered by every connection at once, stalling the process.
+which release a request resolved to and the catalog's `release_version` it read
+(`scope["state"]["release_id"]`, `["release_version"]`), and the middleware keeps the 200 body it
+produced under (release id, path, query, display currency), and what the release reference of the path
+(`latest`, or an id) resolved to, for the caller's scopes, at that version.
+
+One `latest` for every process (SPEC §12.4): every write that changes a catalog's releases (publish,
+release deletes) raises `catalog.release_version` in its own transaction, and a remembered resolution is
+used only while the catalog's current version, read from the database after the request arrived, is still
+the one it was made at. The read is batched (`VersionGate`): the requests that arrive during one turn of
+the event loop share one lookup, made after all of them arrived, so a write that answered before a request
+came in is always seen, in every process, at the cost of one indexed lookup per batch.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
+import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
@@ -27,12 +33,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from assortment.api.catalog_documents import etag_of
 from assortment.api.middleware import REQUEST_ID_HEADER, request_id_for
+from assortment.db.release_versions import ReleaseVersions
 from assortment.domain import auth
 from assortment.domain.tenancy import Principal
 from assortment.errors import Unauthenticated
 
 VIEW_PATH = re.compile(r"^/pcm/catalogs/([^/]+)/releases/([^/]+)/(?:hierarchies|nodes|products)(?:/|$)")
-ALIAS_TTL = 1.0
 MAX_TOKENS = 10_000
 
 
@@ -50,8 +56,8 @@ class ReleaseViewCache:
         self.max_bytes = max_bytes
         self.size = 0
         self.pages: OrderedDict[tuple[Any, ...], CachedPage] = OrderedDict()
-        self.aliases: dict[tuple[Any, ...], tuple[str, float]] = {}
-        self.refreshing: set[tuple[Any, ...]] = set()  # expired aliases a request is asking the app about
+        # (catalog id as sent, release reference as sent, scopes) → (release id, catalog release_version)
+        self.aliases: dict[tuple[Any, ...], tuple[str, int]] = {}
         self.tokens: dict[bytes, tuple[Principal, int]] = {}
 
     def get(self, key: tuple[Any, ...]) -> CachedPage | None:
@@ -74,15 +80,44 @@ class ReleaseViewCache:
             _, evicted = self.pages.popitem(last=False)
             self.size -= len(evicted.body)
 
-    def forget_aliases(self) -> None:
-        self.aliases.clear()
+
+
+class VersionGate:
+    """Current `release_version`s of catalogs for the requests of one event loop, one database read per
+    batch: a request joins the open batch (or opens one), and the batch is read by a callback scheduled
+    when it opened, so after every request in it arrived. A failed read answers None for every catalog
+    (the requests then go to the app, which reports the database's state the usual way)."""
+
+    def __init__(self, versions: ReleaseVersions) -> None:
+        self.versions = versions
+        self._batch: tuple[asyncio.Future[dict[uuid.UUID, int]], set[uuid.UUID]] | None = None
+
+    async def version(self, catalog_id: uuid.UUID) -> int | None:
+        if self._batch is None:
+            loop = asyncio.get_running_loop()
+            self._batch = (loop.create_future(), set())
+            loop.call_soon(self._read)
+        future, wanted = self._batch
+        wanted.add(catalog_id)
+        return (await future).get(catalog_id)
+
+    def _read(self) -> None:
+        assert self._batch is not None
+        (future, wanted), self._batch = self._batch, None
+        try:
+            found = self.versions.read(wanted)
+        except Exception:
+            found = {}
+        if not future.cancelled():
+            future.set_result(found)
 
 
 class ReleaseViewCacheMiddleware:
-    def __init__(self, app: ASGIApp, cache: ReleaseViewCache, signing_key: Any) -> None:
+    def __init__(self, app: ASGIApp, cache: ReleaseViewCache, signing_key: Any, versions: ReleaseVersions) -> None:
         self.app = app
         self.cache = cache
         self.signing_key = signing_key  # a callable returning the key (loaded lazily from the database)
+        self.gate = VersionGate(versions)
 
     def _principal(self, header: bytes | None) -> Principal | None:
         if not header or header[:7].lower() != b"bearer ":
@@ -121,44 +156,31 @@ class ReleaseViewCacheMiddleware:
             return
         catalog_id, release_ref = match.group(1), match.group(2)
         scopes = principal.visible_scopes
-        currency = headers.get(b"x-moltin-currency") or headers.get(b"ep-currency") or b""
+        currency = (headers.get(b"x-moltin-currency") or headers.get(b"ep-currency") or b"").lower()
         alias = (catalog_id, release_ref, scopes)
-        release_id, refresh = self._release_id(alias)
-        page = None
+        release_id = await self._release_id(alias)
         if release_id is not None:
-            page = self.cache.get((release_id, path, scope.get("query_string", b""), currency.lower()))
-        if page is not None:
-            await _send_page(send, page, headers.get(b"if-none-match"), headers.get(REQUEST_ID_HEADER))
-            return
-        if not refresh:
-            await self._render_and_keep(scope, receive, send, alias, path, currency.lower())
-            return
-        self.cache.refreshing.add(alias)
-        try:
-            await self._render_and_keep(scope, receive, send, alias, path, currency.lower(), refresh=True)
-        finally:
-            self.cache.refreshing.discard(alias)
+            page = self.cache.get((release_id, path, scope.get("query_string", b""), currency))
+            if page is not None:
+                await _send_page(send, page, headers.get(b"if-none-match"), headers.get(REQUEST_ID_HEADER))
+                return
+        await self._render_and_keep(scope, receive, send, alias, path, currency)
 
-    def _release_id(self, alias: tuple[Any, ...]) -> tuple[str | None, bool]:
-        """The release the alias stands for (None: ask the app), and whether this request is to refresh
-        an expired entry. While one request does, the others keep the entry's release."""
+    async def _release_id(self, alias: tuple[Any, ...]) -> str | None:
+        """The release the path's reference stands for now (None: ask the app)."""
         entry = self.cache.aliases.get(alias)
         if entry is None:
-            return None, False
-        if entry[1] >= time.monotonic() or alias in self.cache.refreshing:
-            return entry[0], False
-        return None, True
+            return None
+        try:
+            catalog_uuid = uuid.UUID(alias[0])
+        except ValueError:
+            return None
+        if await self.gate.version(catalog_uuid) != entry[1]:
+            return None
+        return entry[0]
 
     async def _render_and_keep(
-        self,
-        scope: Scope,
-        receive: Receive,
-        send: Send,
-        alias: tuple[Any, ...],
-        path: str,
-        currency: bytes,
-        *,
-        refresh: bool = False,
+        self, scope: Scope, receive: Receive, send: Send, alias: tuple[Any, ...], path: str, currency: bytes
     ) -> None:
         status = 0
         chunks: list[bytes] = []
@@ -173,17 +195,16 @@ class ReleaseViewCacheMiddleware:
 
         await self.app(scope, receive, capture)
         state = scope.get("state", {})
-        release_id = state.get("release_id")
-        if refresh and release_id and status == 304:  # resolved, nothing to keep: the entry holds
-            self.cache.aliases[alias] = (release_id, time.monotonic() + ALIAS_TTL)
+        release_id, version = state.get("release_id"), state.get("release_version")
+        if status not in (200, 304) or not release_id or version is None:
+            self.cache.aliases.pop(alias, None)  # the app no longer answers as the entry says
             return
-        if status != 200 or not release_id:
-            if refresh:  # the app no longer answers as the entry says: stop answering from it
-                self.cache.aliases.pop(alias, None)
-            return
-        self.cache.aliases[alias] = (release_id, time.monotonic() + ALIAS_TTL)
-        key = (release_id, path, scope.get("query_string", b""), currency)
-        self.cache.put(key, b"".join(chunks), state.get("valid_until"))
+        if len(self.cache.aliases) >= MAX_TOKENS:
+            self.cache.aliases.clear()
+        self.cache.aliases[alias] = (release_id, version)
+        if status == 200:
+            key = (release_id, path, scope.get("query_string", b""), currency)
+            self.cache.put(key, b"".join(chunks), state.get("valid_until"))
 
 
 async def _send_page(send: Send, page: CachedPage, if_none_match: bytes | None, sent_id: bytes | None) -> None:

@@ -41,7 +41,7 @@ def shopper_release(request: Request, session: SessionDep, principal: ShopperDep
     )
     catalog = CatalogRuleService(session, principal).shopper_catalog(context)
     service = view_service(request, session, principal)
-    ref = service.resolve(str(catalog.id), "latest")
+    ref = service.resolve_in(catalog, "latest")
     return ShopperRelease(service, ref, (release_base(catalog.id, ref.release.id).encode(), b"/catalog"))
 
 

@@ -262,6 +262,7 @@ def publish(
 
     # Retention: the current release and the two before it.
     repo.delete_releases(session, repo.releases_beyond(session, catalog.pk, RELEASES_KEPT))
+    repo.releases_changed(session, catalog.pk)  # `latest` moves when this transaction commits (§12.4)
     session.flush()
     return release
 

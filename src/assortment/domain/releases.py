@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -32,6 +33,29 @@ LATEST_ALIASES = frozenset({"latest", "latestPublished"})
 class ReleaseRef:
     catalog: Catalog
     release: Release
+
+
+class LatestReleases:
+    """Which release `latest` named, per catalog and `release_version` (SPEC §12.4), kept by a process so
+    that resolving `latest` costs the catalog lookup a request does anyway. An entry is only ever used for
+    the version it was read at: the catalog row, read fresh by every request, carries the current one, and
+    every write that moves `latest` raises it in its own transaction. The releases kept are detached from
+    their sessions (nothing the request does to its session later can expire them) and never changed."""
+
+    MAX_ENTRIES = 10_000
+
+    def __init__(self) -> None:
+        self._entries: dict[tuple[uuid.UUID, int], Release] = {}
+        self._lock = threading.Lock()
+
+    def get(self, catalog: Catalog) -> Release | None:
+        return self._entries.get((catalog.id, catalog.release_version))
+
+    def put(self, catalog: Catalog, release: Release) -> None:
+        with self._lock:
+            if len(self._entries) >= self.MAX_ENTRIES:
+                self._entries.clear()
+            self._entries[(catalog.id, catalog.release_version)] = release
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +113,7 @@ class ReleaseService:
     session: Session
     principal: Principal
     currency: str | None = None  # the display currency the request asks for
+    latest: LatestReleases | None = None  # the process's memory of `latest`, when it has one
     # Set by product reads: when the prices they showed may next change (a sale starting or ending).
     valid_until: datetime | None = None
 
@@ -102,17 +127,36 @@ class ReleaseService:
         self.valid_until = price_changes_at(typed, pricing.now)
         return Page([render_product_row(doc, price, curated, pricing) for doc, price, curated in typed], total, paging)
 
-    def resolve(self, catalog_id: str, release_id: str) -> ReleaseRef:
-        catalog = CatalogService(self.session, self.principal).get(catalog_id)
+    def resolve(self, catalog_id: str, release_id: str, *, for_update: bool = False) -> ReleaseRef:
+        catalog = CatalogService(self.session, self.principal).get(catalog_id, for_update=for_update)
+        return self.resolve_in(catalog, release_id, catalog_id)
+
+    def resolve_in(self, catalog: Catalog, release_id: str, catalog_id: str | None = None) -> ReleaseRef:
+        """The release `release_id` (an id, `latest` or `latestPublished`) of a catalog the caller sees
+        (`catalog_id`: the catalog's id as the request spelled it)."""
         release: Release | None
         if release_id in LATEST_ALIASES:
-            release = repo.latest_published(self.session, catalog.pk)
+            release = self._latest(catalog)
         else:
             parsed = parse_id(release_id)
             release = None if parsed is None else repo.get_release(self.session, catalog.pk, parsed)
         if release is None:
-            raise NotFound(f"release {release_id} of catalog {catalog_id} not found")
+            raise NotFound(f"release {release_id} of catalog {catalog_id or catalog.id} not found")
         return ReleaseRef(catalog, release)
+
+    def _latest(self, catalog: Catalog) -> Release | None:
+        if self.latest is None:
+            return repo.latest_published(self.session, catalog.pk)
+        release = self.latest.get(catalog)
+        if release is None:
+            release = repo.latest_published(self.session, catalog.pk)
+            if release is not None:
+                self.session.expunge(release)
+                self.latest.put(catalog, release)
+        return release
+
+    def delta(self, ref: ReleaseRef) -> bytes | None:
+        return repo.release_delta(self.session, ref.release.pk)
 
     def list_releases(self, catalog_id: str, paging: Paging) -> tuple[Catalog, Page[Release]]:
         catalog = CatalogService(self.session, self.principal).get(catalog_id)
@@ -120,14 +164,17 @@ class ReleaseService:
         return catalog, Page(items, total, paging)
 
     def delete_release(self, catalog_id: str, release_id: str) -> None:
-        ref = self.resolve(catalog_id, release_id)
+        # The catalog row first, as publish does: the two never wait on each other's rows in turn.
+        ref = self.resolve(catalog_id, release_id, for_update=True)
         self.principal.check_can_modify(ref.catalog.scope_id)
         repo.delete_releases(self.session, [ref.release.pk])
+        repo.releases_changed(self.session, ref.catalog.pk)
 
     def delete_all(self, catalog_id: str) -> None:
         catalog = CatalogService(self.session, self.principal).get(catalog_id, for_update=True)
         self.principal.check_can_modify(catalog.scope_id)
         repo.delete_releases(self.session, repo.releases_beyond(self.session, catalog.pk, 0))
+        repo.releases_changed(self.session, catalog.pk)
 
     # --- the view --------------------------------------------------------------------------------------
 

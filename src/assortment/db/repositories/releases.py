@@ -7,12 +7,13 @@ from collections.abc import Collection, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Text, cast, delete, func, literal, select
+from sqlalchemy import ColumnElement, Text, cast, delete, func, literal, select, update
 from sqlalchemy.orm import Session, defer
 
 from assortment.db.filters import FilterField, Kind, allow
 from assortment.db.models import (
     Association,
+    Catalog,
     CustomRelationship,
     Hierarchy,
     Node,
@@ -202,6 +203,18 @@ def latest_published(session: Session, catalog_pk: int) -> Release | None:
         .limit(1)
     )
     return session.scalars(query).first()
+
+
+def release_delta(session: Session, release_pk: int) -> bytes | None:
+    return session.scalar(select(Release.delta).where(Release.pk == release_pk))
+
+
+def releases_changed(session: Session, catalog_pk: int) -> None:
+    """Tell every process, with the transaction that changes them, that the catalog's releases changed:
+    `latest` resolved at an older `release_version` is resolved again."""
+    session.execute(
+        update(Catalog).where(Catalog.pk == catalog_pk).values(release_version=Catalog.release_version + 1)
+    )
 
 
 def get_release(session: Session, catalog_pk: int, release_id: uuid.UUID) -> Release | None:
