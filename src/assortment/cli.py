@@ -369,15 +369,26 @@ def serve(
 
 
 def _print_first_steps(settings: Settings, host: str, port: int) -> None:
+    from assortment.db.models import User
+
     try:
         sessions = make_session_factory(make_engine(settings))
         with sessions() as session:
             keys = session.scalar(select(func.count()).select_from(ApiKey)) or 0
+            people = session.scalar(select(func.count()).select_from(User)) or 0
     except Exception:  # a database that is not migrated yet: the server will say more
         return
+    base = f"http://{host}:{port}"
+    if not people:
+        err.print(
+            "\n[bold]No workbench users yet.[/bold] In another terminal:\n"
+            "  .venv/bin/assortment users create --email you@example.com --role admin\n"
+            f"then sign in at {base}/admin\n",
+            highlight=False,
+            soft_wrap=True,
+        )
     if keys:
         return
-    base = f"http://{host}:{port}"
     err.print(
         "\n[bold]No API keys yet.[/bold] In another terminal:\n"
         "  .venv/bin/assortment keys create --name dev --json\n"
