@@ -5,7 +5,6 @@ Values are always bound parameters; field names only ever come from the whitelis
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,6 +17,7 @@ from sqlalchemy.types import Boolean, String
 
 from assortment.db.models import ORGANIZATION_SCOPE
 from assortment.domain.filters import FILTER_PARSE_ERROR, AnyOf, Condition, Term
+from assortment.domain.parsing import is_ascii_digits, parse_integer, parse_uuid
 from assortment.errors import BadRequest
 
 LIKE_ESCAPE = "\\"
@@ -159,9 +159,15 @@ def convert_value(kind: str, value: str) -> Any:
         if kind == Kind.STRING:
             return value
         if kind == Kind.UUID:
-            return uuid.UUID(value)
+            parsed = parse_uuid(value)
+            if parsed is None:
+                raise _bad()
+            return parsed
         if kind == Kind.INT:
-            return int(value)
+            number = parse_integer(value)
+            if number is None:
+                raise _bad()
+            return number
         if kind == Kind.BOOL:
             return _to_bool(value)
         if kind == Kind.DATETIME:
@@ -178,7 +184,7 @@ def parse_instant(value: str) -> datetime:
     9999-12-31T23:59:59-14:00 or 20-digit milliseconds), which no column or comparison could take.
     """
     try:
-        if value.isdigit():
+        if is_ascii_digits(value):
             return datetime.fromtimestamp(int(value) / 1000, tz=UTC)
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
         return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from assortment.domain.parsing import parse_integer
 from assortment.errors import BadRequest
 
 T = TypeVar("T")
@@ -32,10 +33,12 @@ class Paging:
 
 
 def _parse_int(name: str, raw: str) -> int:
-    text = raw.strip()
-    if not text or not (text.isdigit() or (text[0] == "-" and text[1:].isdigit())) or len(text) > 12:
+    """ASCII digits with an optional minus sign ("²" and "٣" are not integers here, SPEC §12.5)."""
+    text = raw.strip(" \t")
+    value = parse_integer(text) if len(text) <= 12 and not text.startswith("+") else None
+    if value is None:
         raise BadRequest(f"{name} must be an integer")
-    return int(text)
+    return value
 
 
 @dataclass(frozen=True, slots=True)

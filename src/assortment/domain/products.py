@@ -20,6 +20,7 @@ from assortment.db.repositories import workbench as workbench_repo
 from assortment.db.types import utcnow
 from assortment.domain.filters import Term
 from assortment.domain.paging import Page, Paging
+from assortment.domain.parsing import parse_uuid
 from assortment.domain.tenancy import Principal
 from assortment.errors import WRITE_CONFLICT, Conflict, NotFound, ValidationFailed
 from assortment.schemas.products import ProductAttributes
@@ -47,10 +48,8 @@ def uniqueness_error(field: str) -> ValidationFailed:
 
 
 def parse_id(raw: str) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(raw)
-    except (ValueError, AttributeError, TypeError):
-        return None
+    """An id from a path, query or body: a UUID written in ASCII, else None."""
+    return parse_uuid(raw)
 
 
 @dataclass

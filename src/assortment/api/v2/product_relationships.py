@@ -18,6 +18,7 @@ from assortment.api.responses import json_response, no_content
 from assortment.api.schemas_doc import ERRORS
 from assortment.db.filters import parse_instant
 from assortment.db.models import CustomRelationship
+from assortment.domain.parsing import parse_natural
 from assortment.domain.product_relationships import (
     STATUSES,
     LinkRequest,
@@ -156,9 +157,10 @@ def _page_params(request: Request) -> tuple[int, int]:
         raw = request.query_params.get(name)
         if raw is None:
             return default
-        if not raw.isdigit() or len(raw) > 9 or int(raw) < 1:
+        value = parse_natural(raw, max_digits=9)
+        if value is None or value < 1:
             raise ValidationFailed(f"{name}: must be a positive Integer")
-        return int(raw)
+        return value
 
     return number("page", 1), min(number("per_page", DEFAULT_PER_PAGE), MAX_PER_PAGE)
 
@@ -174,16 +176,18 @@ def _page_document(page: int, per_page: int, total: int, entries: list[dict[str,
 
 
 def _path_id(raw: str, what: str) -> int:
-    if not raw.isdigit() or len(raw) > 9:
+    value = parse_natural(raw, max_digits=9)
+    if value is None:
         raise NotFound(f"{what} {raw} not found")
-    return int(raw)
+    return value
 
 
 def _filter_id(raw: str) -> int:
     """An id in the query: a bad one is a bad parameter (422), not a missing resource (404)."""
-    if not raw.isdigit() or len(raw) > 9:
+    value = parse_natural(raw, max_digits=9)
+    if value is None:
         raise ValidationFailed("id: must be a positive Integer")
-    return int(raw)
+    return value
 
 
 # --- product relationships -------------------------------------------------------------------------
