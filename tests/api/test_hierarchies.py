@@ -64,13 +64,41 @@ def test_create_returns_the_hierarchy_object(api: Caller) -> None:
     meta = data["meta"]
     assert meta["owner"] == "store"
     assert TIMESTAMP.match(meta["created_at"]) and TIMESTAMP.match(meta["updated_at"])
+    # A breadcrumb's locales carry the localized name only (the PIM spec allows nothing else there).
     assert meta["breadcrumbs"] == [
         {
             "id": hid,
             "name": "Major Appliances",
             "slug": "Major-Appliances-MA0",
-            "locales": {"fr-FR": {"name": "Électroménager", "description": "Appareils"}},
+            "locales": {"fr-FR": {"name": "Électroménager"}},
         }
+    ]
+
+
+def test_breadcrumb_locales_carry_names_only(api: Caller) -> None:
+    """Hierarchy and node breadcrumbs keep `locales.*.name` only; a locale without a name is left out,
+    and the objects' own `locales` keep their descriptions."""
+    locales = {"fr-FR": {"name": "Maison", "description": "Tout"}, "de-DE": {"description": "Nur Text"}}
+    hierarchy = make_hierarchy(api, name="Home", slug="home", locales=locales)
+    assert hierarchy["attributes"]["locales"] == locales
+    assert hierarchy["meta"]["breadcrumbs"] == [
+        {"id": hierarchy["id"], "name": "Home", "slug": "home", "locales": {"fr-FR": {"name": "Maison"}}}
+    ]
+    listed = api.get("/pcm/hierarchies").json()["data"]
+    assert [h["meta"]["breadcrumbs"] for h in listed] == [hierarchy["meta"]["breadcrumbs"]]
+    body = {
+        "data": {
+            "type": "node",
+            "attributes": {"name": "Kitchen", "locales": {"fr-FR": {"name": "Cuisine", "description": "Pots"}}},
+        }
+    }
+    response = api.post(f"/pcm/hierarchies/{hierarchy['id']}/nodes", json=body)
+    assert response.status_code == 201, response.text
+    node = response.json()["data"]
+    assert node["attributes"]["locales"] == {"fr-FR": {"name": "Cuisine", "description": "Pots"}}
+    assert node["meta"]["breadcrumbs"] == [
+        {"id": hierarchy["id"], "name": "Home", "slug": "home", "locales": {"fr-FR": {"name": "Maison"}}},
+        {"id": node["id"], "name": "Kitchen", "locales": {"fr-FR": {"name": "Cuisine"}}},
     ]
 
 

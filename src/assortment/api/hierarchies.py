@@ -35,11 +35,18 @@ def _optional(target: Any, names: tuple[str, ...]) -> dict[str, Any]:
 
 
 def _crumb(node_id: Any, name: str, slug: str | None, locales: dict[str, Any] | None) -> dict[str, Any]:
+    """A breadcrumb: id, name, slug and the localized names only (the PIM spec allows no other locale
+    field there; the hierarchy's or node's own `locales` keep their descriptions)."""
     crumb: dict[str, Any] = {"id": str(node_id), "name": name}
     if slug is not None:
         crumb["slug"] = slug
-    if locales:
-        crumb["locales"] = locales
+    names = {
+        tag: {"name": entry["name"]}
+        for tag, entry in (locales or {}).items()
+        if isinstance(entry, dict) and entry.get("name") is not None
+    }
+    if names:
+        crumb["locales"] = names
     return crumb
 
 
