@@ -85,8 +85,19 @@ def _ids(raw: str | None) -> list[str]:
     return list(found)[:MAX_OPEN]
 
 
+def _shown(status: int) -> int:
+    """A refused change is shown as an ordinary page (200) with the API's detail in an alert, as the
+    products pages do (the browser's console reports every 4xx page load as an error); a role or CSRF
+    refusal keeps its 403."""
+    return 403 if status == 403 else 200
+
+
 def _notice(request: Request) -> str | None:
     return DONE.get(request.query_params.get("done", ""))
+
+
+def _not_found(request: Request, user: SignedIn, errors: list[str]) -> Response:
+    return render(request, "error.html", user=user, status_code=404, title="Not found", message=errors[0])
 
 
 # --- hierarchies -----------------------------------------------------------------------------------------
@@ -165,7 +176,7 @@ def create_hierarchy(request: Request, user: EditorDep, form: FormDep) -> Respon
 
     created, errors, status = attempt(work)
     if created is None:
-        return _hierarchy_form(request, user, attributes, errors, status)
+        return _hierarchy_form(request, user, attributes, errors, _shown(status))
     return redirect(f"/admin/hierarchies/{created}?done=created", request)
 
 
@@ -206,7 +217,8 @@ def delete_hierarchy(request: Request, hierarchy_id: str, user: EditorDep) -> Re
 def _refused_on_list(request: Request, user: SignedIn, errors: list[str], status: int) -> Response:
     with reading(request) as session:
         found = HierarchyService(session, user.principal).list_hierarchies(None, Paging(PAGE_SIZE, 0))
-    return _list_page(request, user, found.items, found.total, 1, found.total > PAGE_SIZE, errors, status)
+    more = found.total > PAGE_SIZE
+    return _list_page(request, user, found.items, found.total, 1, more, errors, _shown(status))
 
 
 # --- the tree --------------------------------------------------------------------------------------------
@@ -307,7 +319,9 @@ def _tree_change(
     open_ids, focus = _tree_state(form)
     result, errors, status = attempt(work)
     if result is None:
-        return _tree_page(request, user, hierarchy_id, open_ids, focus, errors, status)
+        if status == 404:
+            return _not_found(request, user, errors)
+        return _tree_page(request, user, hierarchy_id, open_ids, focus, errors, _shown(status))
     changed, revealed = result
     kept = list(dict.fromkeys([*open_ids, *revealed]))[:MAX_OPEN]
     url = url_with(f"/admin/hierarchies/{hierarchy_id}", open=",".join(kept), focus=changed or focus, done=done)
@@ -481,8 +495,8 @@ def _node_change(
     result, errors, status = attempt(work)
     if result is None:
         if status == 404:
-            return render(request, "error.html", user=user, status_code=404, title="Not found", message=errors[0])
-        return _node_page(request, user, hierarchy_id, node_id, 1, errors, status)
+            return _not_found(request, user, errors)
+        return _node_page(request, user, hierarchy_id, node_id, 1, errors, _shown(status))
     return redirect(url_with(_node_url(hierarchy_id, node_id), done=done), request)
 
 
