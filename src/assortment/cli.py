@@ -344,6 +344,35 @@ def catalogs_publish(
         err.print(f"published release {release.id}: {release.total_products} products, {release.total_nodes} nodes")
 
 
+@app.command("check")
+def check(as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON")] = False) -> None:
+    """Read the whole database and report every broken invariant: exit 0 when clean, 1 when anything is
+    found, 2 when the database could not be read."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from assortment.domain.integrity import check_database, report_document
+
+    engine = make_engine(Settings())
+    try:
+        with make_session_factory(engine)() as session:
+            if engine.dialect.name == "postgresql":  # one snapshot of the whole database
+                session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+            problems = check_database(session)
+    except SQLAlchemyError as exc:
+        err.print(f"[red]error:[/red] could not read the database: {exc}", soft_wrap=True, highlight=False)
+        raise typer.Exit(code=2) from exc
+    finally:
+        engine.dispose()
+    if as_json:
+        typer.echo(json.dumps(report_document(problems)))
+    else:
+        for problem in problems:
+            typer.echo(f"{problem.check}\t{problem.entity_type}\t{problem.entity_id}\t{problem.detail}")
+        err.print(f"{len(problems)} problems found" if problems else "ok: no problems found", highlight=False)
+    if problems:
+        raise typer.Exit(code=1)
+
+
 @app.command("serve")
 def serve(
     host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",

@@ -85,9 +85,9 @@ def test_ids_with_non_ascii_digits_name_nothing(api: Caller) -> None:
     # In a filter an id that is not an id is a bad filter.
     errors = bad_request(api.get("/pcm/products", params={"filter": f"eq(id,{spelled})"}))
     assert errors[0]["detail"] == "Could not parse the supplied filter"
-    assert api.get("/pcm/products", params={"filter": f"eq(id,{product['id']})"}).json()["meta"]["results"][
-        "total"
-    ] == 1
+    assert (
+        api.get("/pcm/products", params={"filter": f"eq(id,{product['id']})"}).json()["meta"]["results"]["total"] == 1
+    )
 
 
 @pytest.mark.parametrize("value", ["١٧٠٠٠٠٠٠٠٠٠٠٠", "²", "٢٠٢٤-01-01"])
