@@ -13,7 +13,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from bench import associations, catalogs, growth, hierarchies, product_import, report
+from bench import associations, catalogs, growth, hierarchies, product_import, report, workbench
 from bench.common import DATA_DIR, DEFAULT_PG_ADMIN_URL, ENGINES, ROOT, Benchmark, Context, machine
 
 REGISTRY: dict[str, Benchmark] = {
@@ -25,6 +25,7 @@ REGISTRY: dict[str, Benchmark] = {
         catalogs.RELEASE_READ,
         associations.BENCHMARK,
         growth.BENCHMARK,
+        workbench.BENCHMARK,
     )
 }
 BENCHMARKS_MD = ROOT / "BENCHMARKS.md"

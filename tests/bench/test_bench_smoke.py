@@ -50,6 +50,14 @@ CASES: dict[str, tuple[list[str], str, bool]] = {
     ),
     # No size flags: 2,007 products and 2,000-product associations are fixed in bench/associations.py.
     "associations": ([], "| operation | budget | SQLite | PostgreSQL | verdict |", False),
+    "workbench": (
+        [
+            *("--workbench-products", "50", "--workbench-nodes", "40", "--workbench-children", "10"),
+            *("--workbench-links", "5", "--workbench-requests", "2"),
+        ],
+        "| page | budget | SQLite |",
+        False,
+    ),
     "growth": (
         ["--growth-sizes", "100", *SHORT_READS],
         "| products | database | publish wall s | s per 1k products | CPU s | peak RSS MiB | read req/s | p99 ms |",
