@@ -462,3 +462,44 @@ def test_keyboard_navigation(web: Watched, people: People, api: Caller) -> None:
 
 def node_ids_from_api(api: Caller, hierarchy_id: str) -> dict[str, str]:
     return api_ids(api, hierarchy_id)
+
+
+def test_rename_and_delete_nodes_duplicate_and_delete_a_hierarchy(web: Watched, people: People, api: Caller) -> None:
+    sign_in(web, people.create("editor"))
+    hierarchy = build_tree(web)
+    page = web.page
+    ids = api_ids(api, hierarchy)
+
+    dialog = node_action(page, "Dresses", "Rename")
+    assert dialog.get_by_label("Name").input_value() == "Dresses"
+    dialog.get_by_label("Name").fill("Gowns")
+    dialog.get_by_label("Slug").fill("gowns")
+    with page.expect_navigation():
+        dialog.get_by_role("button", name="Rename", exact=True).click()
+    assert api_node(api, hierarchy, ids["Dresses"])["attributes"]["slug"] == "gowns"
+    assert tree_item(page, "Gowns").is_visible()
+
+    dialog = node_action(page, "Shoes", "Delete")
+    with page.expect_navigation():
+        dialog.get_by_role("button", name="Delete", exact=True).click()
+    assert page.get_by_role("status").inner_text() == "Node deleted."
+    assert sorted(api_ids(api, hierarchy)) == ["Gowns", "Men", "Shirts", "Women"]
+
+    web.go("/admin/hierarchies")
+    page.get_by_role("row", name=re.compile("Apparel")).get_by_role("button", name="Duplicate").click()
+    dialog = page.get_by_role("dialog", name="Duplicate Apparel")
+    dialog.get_by_label("Name").fill("Apparel 2027")
+    with page.expect_navigation():
+        dialog.get_by_role("button", name="Duplicate", exact=True).click()
+    assert page.get_by_role("status").inner_text() == "Hierarchy duplicated."
+    copy = hierarchy_of(page)
+    assert copy != hierarchy
+    assert sorted(api_ids(api, copy)) == ["Gowns", "Men", "Shirts", "Women"]
+
+    web.go("/admin/hierarchies")
+    page.get_by_role("row", name=re.compile("Apparel 2027")).get_by_role("button", name="Delete").click()
+    with page.expect_navigation():
+        page.get_by_role("dialog", name=re.compile("Delete Apparel 2027")).get_by_role("button", name="Delete").click()
+    assert api.get(f"/pcm/hierarchies/{copy}").status_code == 404
+    assert api.get(f"/pcm/hierarchies/{hierarchy}").status_code == 200
+    assert page.get_by_role("row", name=re.compile("Apparel")).count() == 1

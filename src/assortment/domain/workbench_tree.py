@@ -110,14 +110,10 @@ class TreeService:
         """The hierarchy's nodes in tree order (depth first, children in the API's order), capped; with
         `text`, only the nodes whose name contains it (any case). Also: whether some were left out."""
         hierarchy = self.hierarchies.get_hierarchy(hierarchy_id)
-        rows = tree_repo.outline(self.session, hierarchy.pk)
+        rows = tree_repo.outline(self.session, hierarchy.pk)  # siblings already in child order
         children: dict[int | None, list[tree_repo.OutlineRow]] = {}
         for row in rows:
             children.setdefault(row.parent_pk, []).append(row)
-        for siblings in children.values():
-            siblings.sort(key=lambda r: str(r.id))
-            siblings.sort(key=lambda r: r.updated_at, reverse=True)
-            siblings.sort(key=lambda r: (r.sort_order is None, -(r.sort_order or 0)))
         ordered: list[ParentChoice] = []
         stack: list[tuple[tree_repo.OutlineRow, int]] = [(r, 0) for r in reversed(children.get(None, []))]
         needle = text.casefold()
@@ -129,7 +125,7 @@ class TreeService:
                 if len(ordered) >= cap:
                     truncated = True
                     break
-                ordered.append(ParentChoice(str(row.id), row.name, depth))
+                ordered.append(ParentChoice(row.id, row.name, depth))
             stack.extend((child, depth + 1) for child in reversed(children.get(row.pk, [])))
         return ordered, truncated
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import String, cast, select
 from sqlalchemy.orm import Session
 
 from assortment.db.models import Node
@@ -30,16 +29,23 @@ def ordered_children(session: Session, hierarchy_pk: int, parent_pk: int | None)
 @dataclass(frozen=True, slots=True)
 class OutlineRow:
     pk: int
-    id: uuid.UUID
-    name: str
     parent_pk: int | None
-    sort_order: int | None
-    updated_at: datetime
+    name: str
+    id: str  # canonical text, not a UUID object: building 10k of those is most of the cost of a read
 
 
 def outline(session: Session, hierarchy_pk: int) -> list[OutlineRow]:
-    """Every node of a hierarchy as a light row (one indexed scan; 10k nodes in a few milliseconds)."""
-    query = select(Node.pk, Node.id, Node.name, Node.parent_pk, Node.sort_order, Node.updated_at).where(
-        Node.hierarchy_pk == hierarchy_pk
+    """Every node of a hierarchy as a light row, each parent's children in the API's child order (one
+    query; no per-row UUID or timestamp objects, so 10k nodes take a few tens of milliseconds)."""
+    query = (
+        select(Node.pk, Node.parent_pk, Node.name, cast(Node.id, String))
+        .where(Node.hierarchy_pk == hierarchy_pk)
+        .order_by(*CHILD_ORDER)
     )
-    return [OutlineRow(*row) for row in session.execute(query)]
+    return [OutlineRow(pk, parent_pk, name, _canonical(text)) for pk, parent_pk, name, text in session.execute(query)]
+
+
+def _canonical(text: str) -> str:
+    """A UUID's text as stored (32 hex digits on SQLite, dashed on PostgreSQL) in the canonical spelling."""
+    digits = text.replace("-", "").lower()
+    return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
