@@ -240,3 +240,39 @@ def test_a_locked_email_is_refused_with_the_right_password(db: Database, people:
             session.commit()  # the failure is recorded, as the sign-in page commits it
     with db.sessions() as session, pytest.raises(Forbidden, match="Too many failed sign-in attempts"):
         users.sign_in(session, email, PASSWORD)
+
+
+def test_browsing_finds_name_or_sku_in_any_case_and_takes_wildcards_literally(db: Database, api: Caller) -> None:
+    from assortment.domain.products import ProductService
+    from assortment.domain.tenancy import Principal
+
+    for name, sku in [
+        ("Blue Shirt", "BS-100"),
+        ("Shirt 100% cotton", "SC-1"),
+        ("Shirt_long", "SL-1"),
+        ("Shirtlong", "SL-2"),
+        ("Scarf", "blue-scarf"),
+        ("Été hat", "HAT-ÉTÉ"),
+    ]:
+        body = {"data": {"type": "product", "attributes": {"name": name, "sku": sku, "commodity_type": "physical"}}}
+        assert api.post("/pcm/products", json=body).status_code == 201
+    principal = Principal(key_id=uuid.uuid4(), store_id=api.key.store_id, grant="client_credentials")
+    with db.sessions() as session:
+        service = ProductService(session, principal)
+
+        def names(text: str, limit: int = 25, offset: int = 0) -> list[str]:
+            return [p.name for p in service.browse(text, limit, offset)[0]]
+
+        assert names("BLUE") == ["Scarf", "Blue Shirt"]  # name or SKU, any case, newest first
+        assert names("100%") == ["Shirt 100% cotton"]  # % is a character, not a wildcard
+        assert names("t_l") == ["Shirt_long"]  # so is _
+        assert names("Été") == ["Été hat"]
+        # Beyond ASCII, case is folded on PostgreSQL only: SQLite's lower() (as the API's ilike there) knows
+        # ASCII letters alone.
+        assert names("été") == (["Été hat"] if db.name == "postgresql" else [])
+        assert names("") == names("", 10)[:10]
+        assert len(names("")) == 6
+        first, more = service.browse("shirt", 2, 0)
+        assert [p.name for p in first] == ["Shirtlong", "Shirt_long"] and more
+        rest, more = service.browse("shirt", 2, 2)
+        assert [p.name for p in rest] == ["Shirt 100% cotton", "Blue Shirt"] and not more

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
 from assortment.db.models import Product
@@ -17,14 +17,26 @@ def _contains(text: str) -> str:
     return f"%{escaped}%"
 
 
+def _name_or_sku_contains(text: str) -> ColumnElement[bool]:
+    """Any case: ILIKE on PostgreSQL (served by the trigram indexes); `lower(x) LIKE lower(…)` on SQLite
+    (served by the index of those very expressions)."""
+    pattern = _contains(text)
+    return or_(Product.name.ilike(pattern, escape="\\"), Product.sku.ilike(pattern, escape="\\"))
+
+
 def browse_products(
     session: Session, scopes: Sequence[uuid.UUID], text: str, limit: int, offset: int
 ) -> tuple[list[Product], bool]:
     """A page of the visible products whose name or SKU contains `text` (any case), newest first, and
-    whether another page follows."""
-    query = select(Product).where(Product.scope_id.in_(scopes))
+    whether another page follows. The page's keys are found first (from an index where one serves),
+    then only those rows are read whole."""
+    query = select(Product.pk).where(Product.scope_id.in_(scopes))
     if text:
-        pattern = _contains(text)
-        query = query.where(or_(Product.name.ilike(pattern, escape="\\"), Product.sku.ilike(pattern, escape="\\")))
-    rows = list(session.scalars(query.order_by(Product.pk.desc()).limit(limit + 1).offset(offset)))
-    return rows[:limit], len(rows) > limit
+        query = query.where(_name_or_sku_contains(text))
+    pks = list(session.scalars(query.order_by(Product.pk.desc()).limit(limit + 1).offset(offset)))
+    more = len(pks) > limit
+    pks = pks[:limit]
+    if not pks:
+        return [], more
+    rows = {p.pk: p for p in session.scalars(select(Product).where(Product.pk.in_(pks)))}
+    return [rows[pk] for pk in pks if pk in rows], more
