@@ -37,6 +37,7 @@ from sqlalchemy.orm import aliased
 
 from assortment.db.models import Association, CustomRelationship, Product, ProductRelationshipSlot
 from assortment.domain import relationship_rules
+from assortment.domain.integrity import check_database
 from tests.conftest import Caller, Database, Keys, empty_tables
 from tests.helpers import errors_of
 from tests.properties import ROUTE_IDS, TITLES, canonical, machine_settings
@@ -442,6 +443,11 @@ class AssociationMachine(RuleBasedStateMachine):
             self.send("DELETE", url, 422, {"data": [{"type": "product", "id": 5}]})
         else:
             self.send("POST", f"/pcm/products/{raw}/custom-relationships", 422, {"data": []})
+
+    def teardown(self) -> None:
+        """Whatever the example did through the API, `assortment check` finds nothing (SPEC §12.3)."""
+        with self.db.sessions() as session:
+            assert check_database(session) == []
 
     # --- invariants -------------------------------------------------------------------------------------------
 

@@ -29,6 +29,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import aliased
 
 from assortment.db.models import Hierarchy, Node
+from assortment.domain.integrity import check_database
 from tests.conftest import Caller, Database, Keys, empty_tables
 from tests.helpers import errors_of
 from tests.properties import ROUTE_IDS, TITLES, canonical, machine_settings
@@ -542,6 +543,11 @@ class TreeMachine(RuleBasedStateMachine):
             expected = 422 if self.node_in(raw, hid) is not None else 404
             body = {"data": {"type": "node", "id": str(uuid.UUID(int=7)), "attributes": {"name": "Other"}}}
             self.send("PUT", base, expected, body)
+
+    def teardown(self) -> None:
+        """Whatever the example did through the API, `assortment check` finds nothing (SPEC §12.3)."""
+        with self.db.sessions() as session:
+            assert check_database(session) == []
 
     # --- invariants ---------------------------------------------------------------------------------------------
 
