@@ -139,6 +139,7 @@ def writes(tree: Tree) -> list[tuple[str, dict[str, Any]]]:
     base = f"/admin/hierarchies/{tree.id}"
     return [
         ("/admin/hierarchies", {"name": "Forged"}),
+        (base, {"name": "Forged rename", "slug": "forged"}),
         (f"{base}/duplicate", {"name": "Forged copy"}),
         (f"{base}/delete", {}),
         (f"{base}/nodes", {"name": "Forged node"}),
@@ -187,6 +188,29 @@ def test_the_same_writes_with_the_token_succeed(pages: Pages, people: People, ap
         answer = pages.post(url, data)
         assert answer.status_code == 303, (url, answer.text)
     assert tree.children("Women") == ["Forged name", "Shoes"]  # renamed, moved away and placed back first
+
+
+def test_editing_a_hierarchy_saves_through_the_api_rules(pages: Pages, people: People, api: Caller) -> None:
+    tree = Tree(api)
+    pages.sign_in(people.create("editor"))
+    form = pages.client.get(f"/admin/hierarchies/{tree.id}/edit")
+    assert form.status_code == 200
+    assert 'value="Apparel"' in form.text
+    refused = pages.post(f"/admin/hierarchies/{tree.id}", {"name": "", "slug": "clothes"})
+    assert refused.status_code == 200
+    assert alerts(refused) == ["data.attributes.name: String should have at least 1 character"]
+    bad_slug = pages.post(f"/admin/hierarchies/{tree.id}", {"name": "Clothes", "slug": "not a slug"})
+    assert alerts(bad_slug) and alerts(bad_slug)[0].startswith("data.attributes.slug:")
+    assert api.get(f"/pcm/hierarchies/{tree.id}").json()["data"]["attributes"]["name"] == "Apparel"
+    saved = pages.post(f"/admin/hierarchies/{tree.id}", {"name": "Clothes", "slug": "clothes", "description": "All"})
+    assert saved.status_code == 303
+    attributes = api.get(f"/pcm/hierarchies/{tree.id}").json()["data"]["attributes"]
+    assert (attributes["name"], attributes["slug"], attributes["description"]) == ("Clothes", "clothes", "All")
+    cleared = pages.post(f"/admin/hierarchies/{tree.id}", {"name": "Clothes", "slug": "", "description": ""})
+    assert cleared.status_code == 303
+    attributes = api.get(f"/pcm/hierarchies/{tree.id}").json()["data"]["attributes"]
+    assert "slug" not in attributes or attributes["slug"] is None
+    assert "description" not in attributes or attributes["description"] is None
 
 
 def api_detail(api: Caller, method: str, url: str, body: Any) -> str:

@@ -27,6 +27,7 @@ from assortment.schemas.hierarchies import (
     MAX_CURATED,
     DuplicateRequest,
     HierarchyCreateRequest,
+    HierarchyUpdateRequest,
     NodeCreateRequest,
     NodeUpdateRequest,
     ProductReferencesRequest,
@@ -53,6 +54,7 @@ SEARCH_SIZE = 25
 DONE = {
     "created": "Hierarchy created.",
     "duplicated": "Hierarchy duplicated.",
+    "saved": "Hierarchy saved.",
     "added": "Node added.",
     "renamed": "Node renamed.",
     "moved": "Node moved.",
@@ -146,28 +148,40 @@ def new_hierarchy(request: Request, user: UserDep) -> Response:
 
 
 def _hierarchy_form(
-    request: Request, user: SignedIn, values: dict[str, Any], errors: list[str], status_code: int
+    request: Request,
+    user: SignedIn,
+    values: dict[str, Any],
+    errors: list[str],
+    status_code: int,
+    hierarchy_id: str | None = None,
 ) -> Response:
     return render(
         request,
         "hierarchies/form.html",
         user=user,
         status_code=status_code,
-        title="New hierarchy",
+        title="Edit hierarchy" if hierarchy_id else "New hierarchy",
+        hierarchy_id=hierarchy_id,
         values=values,
         errors=errors,
     )
 
 
+def _hierarchy_attributes(form: FormData, *, creating: bool) -> dict[str, Any]:
+    """A blank slug or description is left out on create and cleared on edit; the name is always sent, so
+    a blank one gets the API's own message."""
+    attributes: dict[str, Any] = {"name": form_text(form, "name")}
+    for name, value in (("slug", form_text(form, "slug")), ("description", str(form.get("description") or "").strip())):
+        if value:
+            attributes[name] = value
+        elif not creating:
+            attributes[name] = None
+    return attributes
+
+
 @router.post("")
 def create_hierarchy(request: Request, user: EditorDep, form: FormDep) -> Response:
-    attributes: dict[str, Any] = {"name": form_text(form, "name")}
-    slug = form_text(form, "slug")
-    description = str(form.get("description") or "").strip()
-    if slug:
-        attributes["slug"] = slug
-    if description:
-        attributes["description"] = description
+    attributes = _hierarchy_attributes(form, creating=True)
 
     def work() -> str:
         body = HierarchyCreateRequest.model_validate({"data": {"type": "hierarchy", "attributes": attributes}})
@@ -178,6 +192,32 @@ def create_hierarchy(request: Request, user: EditorDep, form: FormDep) -> Respon
     if created is None:
         return _hierarchy_form(request, user, attributes, errors, _shown(status))
     return redirect(f"/admin/hierarchies/{created}?done=created", request)
+
+
+@router.get("/{hierarchy_id}/edit")
+def edit_hierarchy(request: Request, hierarchy_id: str, user: UserDep) -> Response:
+    with reading(request) as session:
+        hierarchy = HierarchyService(session, user.principal).get_hierarchy(hierarchy_id)
+    values = {"name": hierarchy.name, "slug": hierarchy.slug, "description": hierarchy.description}
+    return _hierarchy_form(request, user, values, [], 200, str(hierarchy.id))
+
+
+@router.post("/{hierarchy_id}")
+def update_hierarchy(request: Request, hierarchy_id: str, user: EditorDep, form: FormDep) -> Response:
+    attributes = _hierarchy_attributes(form, creating=False)
+
+    def work() -> str:
+        body = HierarchyUpdateRequest.model_validate(
+            {"data": {"type": "hierarchy", "id": hierarchy_id, "attributes": attributes}}
+        )
+        with writing(request) as session:
+            service = HierarchyService(session, user.principal)
+            return str(service.update_hierarchy(hierarchy_id, body.data.id, body.data.attributes).id)
+
+    updated, errors, status = attempt(work)
+    if updated is None:
+        return _hierarchy_form(request, user, attributes, errors, _shown(status), hierarchy_id)
+    return redirect(f"/admin/hierarchies/{updated}?done=saved", request)
 
 
 @router.post("/{hierarchy_id}/duplicate")
