@@ -159,9 +159,10 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_server(database_url: str, workers: int = 1) -> Iterator[str]:
-    """A real `assortment serve` process on loopback; yields its base URL, stops it afterwards."""
-    env = {**os.environ, "ASSORTMENT_DATABASE_URL": database_url}
+def running_server(database_url: str, workers: int = 1, env: dict[str, str] | None = None) -> Iterator[str]:
+    """A real `assortment serve` process on loopback (with `env` added to its environment); yields its base
+    URL, stops it afterwards."""
+    env = {**os.environ, **(env or {}), "ASSORTMENT_DATABASE_URL": database_url}
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryFile(mode="w+") as log:

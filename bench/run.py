@@ -13,7 +13,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from bench import associations, catalogs, growth, hierarchies, product_import, report, workbench
+from bench import associations, catalogs, cold_reads, growth, hierarchies, product_import, report, workbench
 from bench.common import DATA_DIR, DEFAULT_PG_ADMIN_URL, ENGINES, ROOT, Benchmark, Context, machine
 
 REGISTRY: dict[str, Benchmark] = {
@@ -23,6 +23,7 @@ REGISTRY: dict[str, Benchmark] = {
         hierarchies.BENCHMARK,
         catalogs.PUBLISH,
         catalogs.RELEASE_READ,
+        cold_reads.BENCHMARK,
         associations.BENCHMARK,
         growth.BENCHMARK,
         workbench.BENCHMARK,

@@ -48,6 +48,11 @@ CASES: dict[str, tuple[list[str], str, bool]] = {
         "| database | assortment req/s | bare ASGI req/s | ratio |",
         True,
     ),
+    "cold-reads": (
+        [*SMALL_CATALOG, *SHORT_READS],
+        "| read | budget | SQLite req/s | SQLite p50 / p99 ms |",
+        True,
+    ),
     # No size flags: 2,007 products and 2,000-product associations are fixed in bench/associations.py.
     "associations": ([], "| operation | budget | SQLite | PostgreSQL | verdict |", False),
     "workbench": (

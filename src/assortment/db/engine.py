@@ -37,10 +37,18 @@ def make_engine(settings: Settings) -> Engine:
     )
 
 
+# The threads a server process runs its routes on (anyio's default limit). SQLite connections are cheap to
+# keep and dear to open (a file open, the WAL index, five PRAGMAs): the pool keeps one per thread, so none is
+# opened per request under load (QueuePool's default of 5 closed and reopened one for every request beyond).
+SQLITE_POOL_SIZE = 40
+
+
 def _make_sqlite_engine(settings: Settings) -> Engine:
+    in_memory = make_url(settings.database_url).database in (None, "", ":memory:")
     engine = create_engine(
         settings.database_url,
         connect_args={"check_same_thread": False, "timeout": settings.sqlite_busy_timeout_ms / 1000},
+        **({} if in_memory else {"pool_size": SQLITE_POOL_SIZE, "max_overflow": SQLITE_POOL_SIZE}),
     )
     busy_timeout = int(settings.sqlite_busy_timeout_ms)
 

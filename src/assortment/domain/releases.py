@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import orjson
 from sqlalchemy import ColumnElement
@@ -36,26 +37,38 @@ class ReleaseRef:
 
 
 class LatestReleases:
-    """Which release `latest` named, per catalog and `release_version` (SPEC §12.4), kept by a process so
-    that resolving `latest` costs the catalog lookup a request does anyway. An entry is only ever used for
-    the version it was read at: the catalog row, read fresh by every request, carries the current one, and
-    every write that moves `latest` raises it in its own transaction. The releases kept are detached from
-    their sessions (nothing the request does to its session later can expire them) and never changed."""
+    """What a process remembers of catalogs and their releases, per catalog and `release_version` (SPEC
+    §12.4), so that resolving a release reference (`latest` or an id) costs one indexed lookup of the
+    catalog's version, which every request makes anyway. An entry is only ever used for the version it was
+    read at, and every write that changes a catalog's releases (publish, release deletes) raises the version
+    in its own transaction. The objects kept are detached from their sessions (nothing a request does to its
+    session later can expire them) and never changed. The catalogs kept are for the release view, which uses
+    only their keys: edits of a catalog's other fields do not raise its version."""
 
     MAX_ENTRIES = 10_000
 
     def __init__(self) -> None:
-        self._entries: dict[tuple[uuid.UUID, int], Release] = {}
+        self._releases: dict[tuple[uuid.UUID, int, str], Release] = {}
+        self._catalogs: dict[tuple[uuid.UUID, int], Catalog] = {}
         self._lock = threading.Lock()
 
-    def get(self, catalog: Catalog) -> Release | None:
-        return self._entries.get((catalog.id, catalog.release_version))
+    def get(self, catalog: Catalog, reference: str = "latest") -> Release | None:
+        return self._releases.get((catalog.id, catalog.release_version, reference))
 
-    def put(self, catalog: Catalog, release: Release) -> None:
+    def put(self, catalog: Catalog, release: Release, reference: str = "latest") -> None:
         with self._lock:
-            if len(self._entries) >= self.MAX_ENTRIES:
-                self._entries.clear()
-            self._entries[(catalog.id, catalog.release_version)] = release
+            if len(self._releases) >= self.MAX_ENTRIES:
+                self._releases.clear()
+            self._releases[(catalog.id, catalog.release_version, reference)] = release
+
+    def catalog(self, catalog_id: uuid.UUID, version: int) -> Catalog | None:
+        return self._catalogs.get((catalog_id, version))
+
+    def put_catalog(self, catalog: Catalog) -> None:
+        with self._lock:
+            if len(self._catalogs) >= self.MAX_ENTRIES:
+                self._catalogs.clear()
+            self._catalogs[(catalog.id, catalog.release_version)] = catalog
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,24 +135,41 @@ class ReleaseService:
 
     def _products(self, ref: ReleaseRef, query: AnySelect, paging: Paging) -> Page[bytes]:
         rows, total = repo.page_of(self.session, query, paging.limit, paging.offset)
+        return self._rendered(ref, rows, total, paging)
+
+    def _rendered(self, ref: ReleaseRef, rows: Sequence[Any], total: int, paging: Paging) -> Page[bytes]:
         pricing = self.pricing(ref)
         typed = [(row[0], row[1], bool(row[2])) for row in rows]
         self.valid_until = price_changes_at(typed, pricing.now)
         return Page([render_product_row(doc, price, curated, pricing) for doc, price, curated in typed], total, paging)
 
     def resolve(self, catalog_id: str, release_id: str, *, for_update: bool = False) -> ReleaseRef:
+        if self.latest is not None and not for_update:
+            return self.resolve_in(self._remembered_catalog(catalog_id), release_id, catalog_id)
         catalog = CatalogService(self.session, self.principal).get(catalog_id, for_update=for_update)
         return self.resolve_in(catalog, release_id, catalog_id)
+
+    def _remembered_catalog(self, catalog_id: str) -> Catalog:
+        """The catalog as of its current release version: one lookup of (pk, version), the row itself from
+        the process's memory when it was read at that version."""
+        assert self.latest is not None
+        parsed = parse_id(catalog_id)
+        key = None if parsed is None else repo.catalog_key(self.session, parsed, self.principal.visible_scopes)
+        if parsed is None or key is None:
+            raise NotFound(f"catalog {catalog_id} not found")
+        catalog = self.latest.catalog(parsed, key[1])
+        if catalog is None:
+            catalog = CatalogService(self.session, self.principal).get(catalog_id)
+            if catalog.release_version != key[1]:  # a write in between (PostgreSQL reads each statement anew)
+                return catalog
+            self.session.expunge(catalog)
+            self.latest.put_catalog(catalog)
+        return catalog
 
     def resolve_in(self, catalog: Catalog, release_id: str, catalog_id: str | None = None) -> ReleaseRef:
         """The release `release_id` (an id, `latest` or `latestPublished`) of a catalog the caller sees
         (`catalog_id`: the catalog's id as the request spelled it)."""
-        release: Release | None
-        if release_id in LATEST_ALIASES:
-            release = self._latest(catalog)
-        else:
-            parsed = parse_id(release_id)
-            release = None if parsed is None else repo.get_release(self.session, catalog.pk, parsed)
+        release = self._latest(catalog) if release_id in LATEST_ALIASES else self._by_id(catalog, release_id)
         if release is None:
             raise NotFound(f"release {release_id} of catalog {catalog_id or catalog.id} not found")
         return ReleaseRef(catalog, release)
@@ -153,6 +183,20 @@ class ReleaseService:
             if release is not None:
                 self.session.expunge(release)
                 self.latest.put(catalog, release)
+        return release
+
+    def _by_id(self, catalog: Catalog, release_id: str) -> Release | None:
+        parsed = parse_id(release_id)
+        if parsed is None:
+            return None
+        if self.latest is None:
+            return repo.get_release(self.session, catalog.pk, parsed)
+        release = self.latest.get(catalog, release_id)
+        if release is None:
+            release = repo.get_release(self.session, catalog.pk, parsed)
+            if release is not None:
+                self.session.expunge(release)
+                self.latest.put(catalog, release, release_id)
         return release
 
     def delta(self, ref: ReleaseRef) -> bytes | None:
@@ -220,6 +264,9 @@ class ReleaseService:
         return document
 
     def products(self, ref: ReleaseRef, terms: tuple[Term, ...] | None, paging: Paging) -> Page[bytes]:
+        if not terms:
+            rows, total = repo.products_page(self.session, ref.release.pk, paging.limit, paging.offset)
+            return self._rendered(ref, rows, total, paging)
         where = _where(terms, repo.RELEASE_PRODUCT_FILTERS)
         return self._products(ref, repo.products_query(ref.release.pk, where), paging)
 
@@ -237,6 +284,11 @@ class ReleaseService:
     ) -> Page[bytes]:
         """Seed 003: live products of the node, curated ones first (marked), then newest first."""
         self.node(ref, node_id)
+        if not terms:
+            rows, total = repo.node_products_page(
+                self.session, ref.release.pk, uuid.UUID(node_id), paging.limit, paging.offset
+            )
+            return self._rendered(ref, rows, total, paging)
         where = _where(terms, repo.RELEASE_PRODUCT_FILTERS)
         return self._products(ref, repo.node_products_query(ref.release.pk, uuid.UUID(node_id), where), paging)
 

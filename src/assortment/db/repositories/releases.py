@@ -29,7 +29,7 @@ from assortment.db.models import (
     ReleaseProduct,
     ReleaseRelated,
 )
-from assortment.db.repositories.common import AnySelect, pks_in
+from assortment.db.repositories.common import AnySelect, DriverSQL, pks_in
 from assortment.db.repositories.common import insert_rows as insert_rows  # publish writes its rows with it
 
 RELEASE_TREE_FILTERS_NODE: dict[str, FilterField] = {
@@ -194,6 +194,16 @@ def release_product_versions(session: Session, release_pk: int) -> dict[uuid.UUI
 WITHOUT_DELTA = defer(Release.delta)
 
 
+_CATALOG_KEY = DriverSQL("SELECT pk, release_version FROM catalog WHERE id = %s AND scope_id IN (%s, %s)")
+
+
+def catalog_key(session: Session, catalog_id: uuid.UUID, scopes: Sequence[uuid.UUID]) -> tuple[int, int] | None:
+    """(pk, release_version) of the catalog when one of the scopes owns it."""
+    first, second = scopes[0], scopes[-1]
+    row = _CATALOG_KEY.run(session, catalog_id, first, second).first()
+    return None if row is None else (int(row[0]), int(row[1]))
+
+
 def latest_published(session: Session, catalog_pk: int) -> Release | None:
     query = (
         select(Release)
@@ -260,11 +270,12 @@ def hierarchies_query(release_pk: int, where: ColumnElement[bool] | None) -> Any
     return query.order_by(ReleaseHierarchy.position)
 
 
+_HIERARCHY_DOCUMENT = DriverSQL("SELECT document FROM release_hierarchy WHERE release_pk = %s AND hierarchy_id = %s")
+
+
 def hierarchy_document(session: Session, release_pk: int, hierarchy_id: uuid.UUID) -> bytes | None:
-    query = select(ReleaseHierarchy.document).where(
-        ReleaseHierarchy.release_pk == release_pk, ReleaseHierarchy.hierarchy_id == hierarchy_id
-    )
-    return session.scalar(query)
+    document: bytes | None = _HIERARCHY_DOCUMENT.run(session, release_pk, hierarchy_id).scalar()
+    return document
 
 
 def nodes_query(
@@ -290,9 +301,12 @@ def nodes_query(
     return query.order_by(*order)
 
 
+_NODE_DOCUMENT = DriverSQL("SELECT document FROM release_node WHERE release_pk = %s AND node_id = %s")
+
+
 def node_document(session: Session, release_pk: int, node_id: uuid.UUID) -> bytes | None:
-    query = select(ReleaseNode.document).where(ReleaseNode.release_pk == release_pk, ReleaseNode.node_id == node_id)
-    return session.scalar(query)
+    document: bytes | None = _NODE_DOCUMENT.run(session, release_pk, node_id).scalar()
+    return document
 
 
 def products_query(release_pk: int, where: ColumnElement[bool] | None) -> AnySelect:
@@ -304,13 +318,52 @@ def products_query(release_pk: int, where: ColumnElement[bool] | None) -> AnySel
     return query.order_by(ReleaseProduct.position)
 
 
+_PRODUCT_ROW = DriverSQL("SELECT document, price FROM release_product WHERE release_pk = %s AND product_id = %s")
+
+
 def product_row(session: Session, release_pk: int, product_id: uuid.UUID) -> tuple[bytes, bytes | None] | None:
     """A product's stored document and price."""
-    query = select(ReleaseProduct.document, ReleaseProduct.price).where(
-        ReleaseProduct.release_pk == release_pk, ReleaseProduct.product_id == product_id
-    )
-    row = session.execute(query).first()
+    row = _PRODUCT_ROW.run(session, release_pk, product_id).first()
     return None if row is None else (row[0], row[1])
+
+
+# The unfiltered product pages, the storefront's everyday reads, as fixed statements (the filtered ones are
+# built from the filter below). Rows: (document, price, curated).
+_NODE_PRODUCTS_FROM = (
+    " FROM release_node_product JOIN release_product ON release_product.release_pk = release_node_product.release_pk"
+    " AND release_product.product_id = release_node_product.product_id"
+    " WHERE release_node_product.release_pk = %s AND release_node_product.node_id = %s"
+)
+_NODE_PRODUCTS_PAGE = DriverSQL(
+    "SELECT release_product.document, release_product.price, release_node_product.curated"
+    + _NODE_PRODUCTS_FROM
+    + " ORDER BY release_node_product.position LIMIT %s OFFSET %s"
+)
+_NODE_PRODUCTS_COUNT = DriverSQL("SELECT count(*)" + _NODE_PRODUCTS_FROM)
+_PRODUCTS_PAGE = DriverSQL(
+    "SELECT document, price, 0 FROM release_product WHERE release_pk = %s ORDER BY position LIMIT %s OFFSET %s"
+)
+_PRODUCTS_COUNT = DriverSQL("SELECT count(*) FROM release_product WHERE release_pk = %s")
+
+
+def node_products_page(
+    session: Session, release_pk: int, node_id: uuid.UUID, limit: int, offset: int
+) -> tuple[list[Any], int]:
+    rows = _NODE_PRODUCTS_PAGE.run(session, release_pk, node_id, limit, offset).all()
+    return _with_total(rows, offset, limit, lambda: _NODE_PRODUCTS_COUNT.run(session, release_pk, node_id).scalar())
+
+
+def products_page(session: Session, release_pk: int, limit: int, offset: int) -> tuple[list[Any], int]:
+    rows = _PRODUCTS_PAGE.run(session, release_pk, limit, offset).all()
+    return _with_total(rows, offset, limit, lambda: _PRODUCTS_COUNT.run(session, release_pk).scalar())
+
+
+def _with_total(rows: Sequence[Any], offset: int, limit: int, count: Any) -> tuple[list[Any], int]:
+    """The page's rows and the number of rows in all pages: a page that is not full and not empty ends the
+    list, so its total is known without counting."""
+    if 0 < len(rows) < limit:
+        return [tuple(r) for r in rows], offset + len(rows)
+    return [tuple(r) for r in rows], int(count() or 0)
 
 
 def node_products_query(release_pk: int, node_id: uuid.UUID, where: ColumnElement[bool] | None) -> AnySelect:
