@@ -11,6 +11,7 @@ from assortment.api import (
     catalog_rules,
     catalogs,
     custom_relationships,
+    docs,
     health,
     hierarchies,
     jobs,
@@ -67,13 +68,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="Assortment",
         version=__version__,
         description=DESCRIPTION,
-        docs_url="/docs",
+        docs_url=None,  # served below from the package's own copy of Swagger UI (no CDN)
         redoc_url=None,
         openapi_url="/openapi.json",
     )
     app.state.context = AppContext(settings, make_session_factory(engine))
     app.state.engine = engine
     api_errors.install(app)
+    docs.install(app)
     app.include_router(health.router)
     app.include_router(auth_routes.router)
     # Before the products router: /pcm/products/attach_nodes must not be read as a product id.

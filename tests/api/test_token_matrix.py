@@ -79,6 +79,8 @@ def _walk(routes: Any, prefix: str, found: set[tuple[str, str]], unknown: list[s
     for route in routes:
         if str(getattr(route, "path", "")).startswith("/admin"):
             continue  # the workbench: cookie sessions, not bearer tokens; its own matrix is in tests/web
+        if str(getattr(route, "path", "")) == "/docs/assets":
+            continue  # Swagger UI's own files for /docs (public, like /docs; tests/api/test_health.py)
         inner = getattr(route, "original_router", None)  # FastAPI 0.165 keeps included routers in the tree
         if inner is not None:
             context = getattr(route, "include_context", None)
