@@ -44,6 +44,17 @@ Get a token with `POST /oauth/access_token` (form-encoded `grant_type=client_cre
 """
 
 
+# Links inside PIM documents leave out `/pcm`, as upstream's do (`/products/{id}/custom-relationships`,
+# `/hierarchies/{id}/children`…); those paths answer as the `/pcm` routes they stand for.
+PIM_LINK_PREFIXES = ("/products/", "/hierarchies/")
+
+
+def pim_alias(scope: Scope) -> Scope:
+    path: str = scope["path"]
+    raw: bytes = scope.get("raw_path") or path.encode()
+    return {**scope, "path": "/pcm" + path, "raw_path": b"/pcm" + raw}
+
+
 class AssortmentApp(FastAPI):
     """FastAPI with the release-view read cache in front of the whole Starlette stack: a cached page is
     answered without entering the framework (the hot read path of the budgets), everything else, and
@@ -52,6 +63,8 @@ class AssortmentApp(FastAPI):
     front: ASGIApp | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith(PIM_LINK_PREFIXES):
+            scope = pim_alias(scope)
         if self.front is not None and scope["type"] == "http":
             await self.front(scope, receive, send)
         else:

@@ -464,3 +464,29 @@ def test_requests_without_a_token_are_401(client: Any, api: Caller) -> None:
     for response in (client.get("/pcm/hierarchies"), client.get(f"/pcm/hierarchies/{hid}")):
         assert response.status_code == 401
         errors_of(response)
+
+
+def test_links_inside_pim_documents_answer_as_written(db: Database, api: Caller) -> None:
+    """Links leave out `/pcm`, as upstream's do; following one reaches the `/pcm` route it stands for."""
+    hierarchy = api.post("/pcm/hierarchies", json={"data": {"type": "hierarchy", "attributes": {"name": "Links"}}})
+    document = hierarchy.json()["data"]
+    node = api.post(
+        f"/pcm/hierarchies/{document['id']}/nodes", json={"data": {"type": "node", "attributes": {"name": "Top"}}}
+    ).json()["data"]
+    product = api.post(
+        "/pcm/products",
+        json={"data": {"type": "product", "attributes": {"name": "Linked", "commodity_type": "physical"}}},
+    ).json()["data"]
+    links = [
+        document["relationships"]["children"]["links"]["related"],
+        node["relationships"]["children"]["links"]["related"],
+        node["relationships"]["products"]["links"]["related"],
+        product["relationships"]["custom_relationships"]["links"]["self"],
+    ]
+    assert all(not link.startswith("/pcm") for link in links)
+    for link in links:
+        followed = api.get(link)
+        assert followed.status_code == 200, (link, followed.text)
+        assert followed.json() == api.get("/pcm" + link).json()
+    assert api.get(links[0]).json()["data"][0]["id"] == node["id"]
+    assert api.get(f"/products/{product['id']}").json()["data"]["id"] == product["id"]
