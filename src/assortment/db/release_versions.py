@@ -54,8 +54,8 @@ class ReleaseVersions:
     def _connect(self) -> Any:
         # A connection of the engine's (its `connect` settings applied), taken out of the pool for good.
         fairy = self.engine.raw_connection()
+        connection: Any = fairy.driver_connection  # before detaching: a detached fairy no longer names it
         fairy.detach()
-        connection: Any = fairy.driver_connection
         if not self.sqlite:
             connection.rollback()  # whatever the pool's checks began
             connection.autocommit = True
