@@ -15,6 +15,13 @@ from tests.servers import running_servers
 
 pytestmark = pytest.mark.multiprocess
 
+
+@pytest.fixture(autouse=True)
+def _quiet_servers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The servers' stderr is a pipe nobody reads while they run (tests/servers.py): a line logged per request
+    would fill it within these thousands of requests and stall the server."""
+    monkeypatch.setenv("ASSORTMENT_LOG_LEVEL", "warning")
+
 READS = 100
 
 
