@@ -7,6 +7,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -35,6 +36,10 @@ def free_port() -> int:
 class ServerProcess:
     url: str
     process: subprocess.Popen[bytes]
+    log: Path  # the server's stderr (and stdout): a file, as a pipe nobody reads would fill and stall it
+
+    def output(self) -> str:
+        return self.log.read_text(encoding="utf-8", errors="replace")
 
 
 @contextmanager
@@ -51,21 +56,26 @@ def running_server_processes(database_url: str, count: int = 1, workers: int = 1
     env = {**os.environ, "ASSORTMENT_DATABASE_URL": database_url}
     processes: list[subprocess.Popen[bytes]] = []
     urls: list[str] = []
+    logs: list[Path] = []
+    folder = Path(tempfile.mkdtemp(prefix="assortment-servers-"))
     try:
-        for _ in range(count):
+        for index in range(count):
             port = free_port()
-            processes.append(
-                subprocess.Popen(
-                    [assortment_executable(), "serve", "--port", str(port), "--workers", str(workers)],
-                    env=env,
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.PIPE,
+            log = folder / f"server-{index}.log"
+            with log.open("wb") as out:
+                processes.append(
+                    subprocess.Popen(
+                        [assortment_executable(), "serve", "--port", str(port), "--workers", str(workers)],
+                        env=env,
+                        stdout=out,
+                        stderr=subprocess.STDOUT,
+                    )
                 )
-            )
             urls.append(f"http://127.0.0.1:{port}")
-        for url, process in zip(urls, processes, strict=True):
-            _wait_ready(url, process)
-        yield [ServerProcess(url, process) for url, process in zip(urls, processes, strict=True)]
+            logs.append(log)
+        for url, process, log in zip(urls, processes, logs, strict=True):
+            _wait_ready(url, process, log)
+        yield [ServerProcess(url, process, log) for url, process, log in zip(urls, processes, logs, strict=True)]
     finally:
         for process in processes:
             if process.poll() is None:
@@ -76,16 +86,15 @@ def running_server_processes(database_url: str, count: int = 1, workers: int = 1
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-            if process.stderr:
-                process.stderr.close()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
-def _wait_ready(url: str, process: subprocess.Popen[bytes]) -> None:
+def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            stderr = process.stderr.read().decode() if process.stderr else ""
-            raise RuntimeError(f"server at {url} exited: {stderr[-2000:]}")
+            output = log.read_text(encoding="utf-8", errors="replace")
+            raise RuntimeError(f"server at {url} exited: {output[-2000:]}")
         try:
             if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
                 return

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -20,6 +22,7 @@ from assortment.api import (
     shopper,
 )
 from assortment.api import errors as api_errors
+from assortment.api import metrics as metrics_routes
 from assortment.api.deps import AppContext
 from assortment.api.middleware import (
     BodySizeLimitMiddleware,
@@ -33,6 +36,7 @@ from assortment.config import Settings
 from assortment.db.engine import make_engine, make_session_factory
 from assortment.db.release_versions import ReleaseVersions
 from assortment.domain.releases import LatestReleases
+from assortment.observability import TELEMETRY_MARK, RequestTelemetry, RouteTemplates, track_pool
 
 DESCRIPTION = """
 Assortment is a self-hostable product experience manager. Its PXM dialect follows the Elastic Path
@@ -62,15 +66,26 @@ class AssortmentApp(FastAPI):
 
     front: ASGIApp | None = None
 
+    telemetry: ASGIApp | None = None
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.telemetry is not None and scope["type"] == "http":
+            await self.telemetry(scope, receive, send)
+        else:
+            await self.dispatch(scope, receive, send)
+
+    async def dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"].startswith(PIM_LINK_PREFIXES):
             scope = pim_alias(scope)
         if self.front is not None and scope["type"] == "http":
             await self.front(scope, receive, send)
         else:
-            await super().__call__(scope, receive, send)
+            await self.framework(scope, receive, send)
 
     async def framework(self, scope: Scope, receive: Receive, send: Send) -> None:
+        mark = scope.get("state", {}).get(TELEMETRY_MARK)
+        if mark is not None:
+            mark["entered"] = True
         await super().__call__(scope, receive, send)
 
 
@@ -116,7 +131,31 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             signing_key=app.state.context.signing_key,
             versions=ReleaseVersions(engine),
         )
+    app.include_router(metrics_routes.router)
+    track_pool(engine)
+    cache: ReleaseViewCache = app.state.read_cache
+    app.telemetry = RequestTelemetry(app.dispatch, RouteTemplates(lambda: app.routes), store_reader(cache))
     return app
+
+
+def store_reader(cache: ReleaseViewCache) -> Callable[[Scope], str | None]:
+    """The store a request acted for, for its log line: what the routes recorded, else (a page the read
+    cache answered) the store of the token the cache verified."""
+
+    def store_of(scope: Scope) -> str | None:
+        state = scope.get("state") or {}
+        recorded = state.get("store_id")
+        if recorded is not None:
+            return str(recorded)
+        for name, value in scope.get("headers", ()):
+            if name == b"authorization" and value[:7].lower() == b"bearer ":
+                known = cache.tokens.get(value[7:].strip())
+                if known is not None:
+                    principal = known[0]
+                    return str(principal.store_id) if principal.store_id else "organization"
+        return None
+
+    return store_of
 
 
 def factory() -> FastAPI:

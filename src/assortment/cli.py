@@ -436,21 +436,71 @@ def serve(
     workers: Annotated[int, typer.Option(help="Worker processes")] = 1,
 ) -> None:
     """Serve the API (an embedded SQLite database is migrated on start)."""
+    import os
+    import shutil
+    import tempfile
+
     import uvicorn
 
     settings = Settings()
     if settings.is_sqlite:
         upgrade(settings)
     _print_first_steps(settings, host, port)
-    uvicorn.run(
-        "assortment.app:factory",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level="info",
-        access_log=False,
-    )
+    # Metrics of every worker process are summed at /metrics: each process writes its figures into a
+    # folder of this run (prometheus-client's multiprocess mode reads the variable when first imported,
+    # so it is set before the app is).
+    own_folder = None
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if folder:  # the operator's folder: empty it of an earlier run's files, which would be summed in
+        os.makedirs(folder, exist_ok=True)
+        for name in os.listdir(folder):
+            if name.endswith(".db"):
+                os.unlink(os.path.join(folder, name))
+    else:
+        _remove_stale_metric_folders()
+        folder = own_folder = tempfile.mkdtemp(prefix=f"{METRICS_FOLDER_PREFIX}{os.getpid()}-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+    from assortment.observability import logging_config
+
+    try:
+        uvicorn.run(
+            "assortment.app:factory",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_config=logging_config(settings.log_format, settings.log_level),
+            log_level=settings.log_level,
+            access_log=False,
+        )
+    finally:
+        if own_folder:
+            shutil.rmtree(own_folder, ignore_errors=True)
+
+
+METRICS_FOLDER_PREFIX = "assortment-metrics-"
+
+
+def _remove_stale_metric_folders() -> None:
+    """The metric folders of earlier `serve` runs whose process is gone (a server stopped by a signal
+    exits without running its clean-up)."""
+    import os
+    import shutil
+    import tempfile
+
+    root = tempfile.gettempdir()
+    for name in os.listdir(root):
+        if not name.startswith(METRICS_FOLDER_PREFIX):
+            continue
+        pid_text = name[len(METRICS_FOLDER_PREFIX) :].split("-", 1)[0]
+        if not pid_text.isascii() or not pid_text.isdigit():
+            continue
+        try:
+            os.kill(int(pid_text), 0)
+        except ProcessLookupError:
+            shutil.rmtree(os.path.join(root, name), ignore_errors=True)
+        except PermissionError:
+            continue  # another user's live process
 
 
 def _print_first_steps(settings: Settings, host: str, port: int) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -25,6 +27,10 @@ class Settings(BaseSettings):
     # Secure when served over HTTPS (behind a proxy that terminates TLS, say so here).
     session_idle_seconds: int = Field(default=8 * 3600, ge=60)
     cookie_secure: bool = False
+    # Operating it (SPEC §12): a bearer token that /metrics then requires; log lines as text or JSON.
+    metrics_token: str | None = Field(default=None, min_length=1)
+    log_format: Literal["text", "json"] = "text"
+    log_level: Literal["debug", "info", "warning", "error", "critical"] = "info"
 
     @property
     def is_sqlite(self) -> bool:

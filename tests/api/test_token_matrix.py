@@ -64,6 +64,7 @@ from tests.helpers import product_body
 PUBLIC = frozenset(
     {
         ("GET", "/healthz"),
+        ("GET", "/metrics"),  # SPEC §12.1: no auth unless ASSORTMENT_METRICS_TOKEN is set (tests/api/test_metrics.py)
         ("POST", "/oauth/access_token"),
         ("GET", "/openapi.json"),
         ("HEAD", "/openapi.json"),

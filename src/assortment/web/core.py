@@ -125,6 +125,7 @@ def signed_in(request: Request) -> SignedIn:
         raise SignInRequired
     user, stale = found
     request.state.user = user
+    request.state.store_id = str(user.store_id) if user.store_id else "organization"
     if stale:
         with context.sessions() as session:
             begin_write(session)
