@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
     Float,
@@ -577,3 +578,95 @@ class SignInFailure(Base):
     pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     email: Mapped[str] = mapped_column(String(320))
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+# The outbox's key type: 64-bit on PostgreSQL, SQLite's INTEGER PRIMARY KEY (the rowid, 64-bit too) there.
+BigKey = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Event(Base):
+    """One change, written in the transaction that made it (the transactional outbox; SPEC §11.2).
+
+    The feed's order is (txid, pk), see domain/events.py: `txid` is the writing transaction's id on
+    PostgreSQL and 0 on SQLite, where writers are serialised and `pk` alone is commit order."""
+
+    __tablename__ = "event"
+    __table_args__ = (
+        Index("ix_event_scope_order", "scope_id", "txid", "pk"),
+        Index("ix_event_created", "created_at"),
+    )
+
+    pk: Mapped[int] = mapped_column(BigKey, primary_key=True, autoincrement=True)
+    id: Mapped[uuid.UUID] = mapped_column(Uuid(), unique=True, default=uuid.uuid4)
+    txid: Mapped[int] = mapped_column(BigInteger, default=0)
+    triggered_by: Mapped[str] = mapped_column(String(64))
+    entity_type: Mapped[str] = mapped_column(String(32))
+    entity_id: Mapped[str] = mapped_column(String(64))
+    scope_id: Mapped[uuid.UUID] = mapped_column(Uuid())
+    actor_type: Mapped[str] = mapped_column(String(16))
+    actor_id: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONDocument())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Integration(Base):
+    """A webhook (SPEC §11.1): which events of its owner it observes and where they go."""
+
+    __tablename__ = "integration"
+    __table_args__ = (Index("ix_integration_scope_created", "scope_id", "created_at", "id"),)
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[uuid.UUID] = mapped_column(Uuid(), unique=True, default=uuid.uuid4)
+    scope_id: Mapped[uuid.UUID] = mapped_column(Uuid())
+    name: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str | None] = mapped_column(Text)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    integration_type: Mapped[str] = mapped_column(String(32), default="webhook")
+    observes: Mapped[list[str]] = mapped_column(JSONDocument())
+    url: Mapped[str] = mapped_column(String(2048))
+    secret_key: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class IntegrationJob(Base):
+    """One event to deliver to one integration; claimed by a delivery loop with a lease."""
+
+    __tablename__ = "integration_job"
+    __table_args__ = (
+        CheckConstraint("status IN ('pending', 'succeeded', 'failed')", name="status"),
+        Index("ix_integration_job_due", "status", "next_attempt_at"),
+        Index("ix_integration_job_integration", "integration_pk", "created_at"),
+    )
+
+    pk: Mapped[int] = mapped_column(BigKey, primary_key=True, autoincrement=True)
+    id: Mapped[uuid.UUID] = mapped_column(Uuid(), unique=True, default=uuid.uuid4)
+    integration_pk: Mapped[int] = mapped_column(ForeignKey("integration.pk", ondelete="CASCADE"))
+    event_pk: Mapped[int] = mapped_column(BigKey, ForeignKey("event.pk", ondelete="CASCADE"), index=True)
+    triggered_by: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class IntegrationLog(Base):
+    """One delivery attempt and what the receiver answered."""
+
+    __tablename__ = "integration_log"
+    __table_args__ = (
+        Index("ix_integration_log_integration", "integration_pk", "pk"),
+        Index("ix_integration_log_job", "job_pk", "pk"),
+    )
+
+    pk: Mapped[int] = mapped_column(BigKey, primary_key=True, autoincrement=True)
+    id: Mapped[uuid.UUID] = mapped_column(Uuid(), unique=True, default=uuid.uuid4)
+    integration_pk: Mapped[int] = mapped_column(ForeignKey("integration.pk", ondelete="CASCADE"))
+    job_pk: Mapped[int] = mapped_column(BigKey, ForeignKey("integration_job.pk", ondelete="CASCADE"))
+    succeeded: Mapped[bool] = mapped_column(Boolean)
+    attempt: Mapped[int] = mapped_column(Integer)
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    body: Mapped[str | None] = mapped_column(Text)
+    error_detail: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
