@@ -22,6 +22,7 @@ from assortment.api import (
     shopper,
 )
 from assortment.api import errors as api_errors
+from assortment.api import events as events_routes
 from assortment.api import metrics as metrics_routes
 from assortment.api.deps import AppContext
 from assortment.api.middleware import (
@@ -117,6 +118,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(catalogs.router)
     app.include_router(shopper.router)
     app.include_router(prices.router)
+    app.include_router(events_routes.router)
     web.install(app)
     app.add_middleware(RejectNulMiddleware)
     app.add_middleware(RejectLoneSurrogatesMiddleware)  # inside the size limit: it buffers what passes it

@@ -340,9 +340,12 @@ STORE_ON_ORG_SPECIAL: dict[str, int] = {
     "PUT /v2/currencies/{currency_id}": 404,
     "DELETE /v2/currencies/{currency_id}": 404,
     "POST /pcm/hierarchies/{hierarchy_id}/duplicate_job": 201,
+    # A store's event feed holds its own events only (§11.4 "the caller's own events as in §11.1").
+    "GET /v2/events/{event_id}": 404,
 }
-# Lists a store reads that do not include organization entities (per-scope currencies, see above).
-STORE_LISTS_WITHOUT_ORG = frozenset({"GET /v2/currencies"})
+# Lists a store reads that do not include organization entities (per-scope currencies, see above; the
+# event feed), with the organization id each must not show.
+STORE_LISTS_WITHOUT_ORG = {"GET /v2/currencies": "currency_id", "GET /v2/events": "event_id"}
 
 # A body that is valid JSON but fails every route's validation, and one that is not JSON at all.
 INVALID_BODY = b'{"data": "not an object"}'
@@ -451,6 +454,7 @@ def _build(caller: Caller, marker: str, *, full: bool = True) -> Ids:
         ids["rule_id"] = _created(
             post("/pcm/catalogs/rules", json={"data": {"type": "catalog_rule", "attributes": rule}})
         )
+    ids["event_id"] = _ok(caller.get("/v2/events?page[limit]=1"), 200)["data"][0]["id"]
     return ids
 
 
@@ -641,7 +645,7 @@ def _store_on_org(world: World, endpoint: Endpoint) -> None:
         assert response.status_code == 200, response.text[:400]  # §6 "Store tokens may read org-owned entities"
         shows_org = world.org_marker in response.text or any(v in response.text for v in world.org.values() if "-" in v)
         if endpoint.key in STORE_LISTS_WITHOUT_ORG:
-            assert world.org["currency_id"] not in response.text, response.text[:400]
+            assert world.org[STORE_LISTS_WITHOUT_ORG[endpoint.key]] not in response.text, response.text[:400]
         else:
             assert shows_org, f"the organization's data is missing: {response.text[:400]}"
         return

@@ -22,7 +22,7 @@ from assortment.db.repositories import hierarchies as repo
 from assortment.db.repositories import products as product_repo
 from assortment.db.repositories.hierarchies import Crumb
 from assortment.db.types import utcnow
-from assortment.domain import tree_rules
+from assortment.domain import events, tree_rules
 from assortment.domain.filters import Term, parse_filter
 from assortment.domain.paging import Page, Paging
 from assortment.domain.products import parse_id
@@ -106,6 +106,7 @@ class HierarchyService:
         _apply_tree_attributes(hierarchy, attributes)
         self.session.add(hierarchy)
         self.session.flush()
+        self._event("hierarchy.created", hierarchy)
         return hierarchy
 
     def update_hierarchy(self, hierarchy_id: str, body_id: str, attributes: HierarchyAttributes) -> Hierarchy:
@@ -118,11 +119,13 @@ class HierarchyService:
             _apply_tree_attributes(hierarchy, attributes)
             hierarchy.updated_at = utcnow()
             self.session.flush()
+            self._event("hierarchy.updated", hierarchy)
         return hierarchy
 
     def delete_hierarchy(self, hierarchy_id: str) -> None:
         hierarchy = self._writable_hierarchy(hierarchy_id)
         repo.delete_hierarchy(self.session, hierarchy)
+        self._event("hierarchy.deleted", hierarchy)
 
     # --- nodes ----------------------------------------------------------------------------------
 
@@ -191,6 +194,7 @@ class HierarchyService:
         node.sort_order = None if sort_order is UNSET else sort_order
         self.session.add(node)
         self._flush_tree()
+        self._event("node.created", node)
         return node
 
     def update_node(
@@ -231,11 +235,14 @@ class HierarchyService:
             node.sort_order = sort_order
         node.updated_at = utcnow()
         self._flush_tree()
+        self._event("node.updated", node)
         return node
 
     def delete_node(self, hierarchy_id: str, node_id: str) -> None:
         hierarchy = self._writable_hierarchy(hierarchy_id)
-        repo.delete_node(self.session, self.get_node(hierarchy_id, node_id, hierarchy=hierarchy))
+        node = self.get_node(hierarchy_id, node_id, hierarchy=hierarchy)
+        repo.delete_node(self.session, node)
+        self._event("node.deleted", node)
 
     # --- moving nodes -------------------------------------------------------------------------------
 
@@ -265,6 +272,8 @@ class HierarchyService:
             if change is not UNSET:  # an item without a sort_order keeps the stored one
                 node.sort_order = change
         self._flush_tree()
+        for node in {n.pk: n for n in moving.values()}.values():
+            self._event("node.updated", node)
 
     def set_parent(self, hierarchy_id: str, node_id: str, parent_id: str) -> None:
         hierarchy = self._writable_hierarchy(hierarchy_id)
@@ -286,6 +295,7 @@ class HierarchyService:
         node.parent_pk = parent_pk
         node.updated_at = utcnow()
         self._flush_tree()
+        self._event("node.updated", node)
 
     def _nodes_of(self, hierarchy: Hierarchy, node_ids: Sequence[str]) -> dict[str, Node]:
         """R2/R5: every id must name a node of this hierarchy, else 422 with the ids that do not."""
@@ -318,6 +328,7 @@ class HierarchyService:
         node = self.get_node(hierarchy_id, node_id, hierarchy=hierarchy)
         products = self._visible_products(product_ids)
         repo.link_products(self.session, node.pk, [p.pk for p in products.values()], utcnow())
+        self._event("node.updated", node)
         return node
 
     def unlink_products(self, hierarchy_id: str, node_id: str, product_ids: Sequence[str]) -> Node:
@@ -334,6 +345,7 @@ class HierarchyService:
         if node.curated_products and gone & set(node.curated_products):
             node.curated_products = [c for c in node.curated_products if c not in gone] or None
         self.session.flush()
+        self._event("node.updated", node)
         return node
 
     def node_products(self, hierarchy_id: str, node_id: str, paging: Paging) -> Page[NodeProductEntry]:
@@ -371,6 +383,8 @@ class HierarchyService:
         nodes, not_found = self._selected_nodes(filter_text, node_ids)
         products = self._filtered_products(filter_text)
         repo.attach_by_filter(self.session, [n.pk for n in nodes], products, utcnow())
+        for node in nodes:
+            self._event("node.updated", node)
         return len(nodes), not_found
 
     def detach_nodes(self, filter_text: str, node_ids: Sequence[str]) -> tuple[int, list[str]]:
@@ -384,6 +398,8 @@ class HierarchyService:
                 if kept != node.curated_products:
                     node.curated_products = kept or None
         self.session.flush()
+        for node in nodes:
+            self._event("node.updated", node)
         return len(nodes), not_found
 
     def _selected_nodes(self, filter_text: str, node_ids: Sequence[str]) -> tuple[list[Node], list[str]]:
@@ -426,6 +442,9 @@ class HierarchyService:
         if missing:
             raise MissingReferences("products must exist", missing)
         return {raw: found[pid] for raw, pid in parsed.items() if pid is not None}
+
+    def _event(self, triggered_by: str, entity: Hierarchy | Node) -> None:
+        events.record(self.session, self.principal, triggered_by, entity, entity.id, entity.scope_id)
 
     # --- rendering support ------------------------------------------------------------------------------
 

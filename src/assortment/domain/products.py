@@ -18,6 +18,7 @@ from assortment.db.repositories import hierarchies as hierarchy_repo
 from assortment.db.repositories import products as repo
 from assortment.db.repositories import workbench as workbench_repo
 from assortment.db.types import utcnow
+from assortment.domain import events
 from assortment.domain.filters import Term
 from assortment.domain.paging import Page, Paging
 from assortment.domain.parsing import parse_uuid
@@ -94,6 +95,7 @@ class ProductService:
         self._check_unique(product)
         self.session.add(product)
         self._flush_unique(product)
+        events.record(self.session, self.principal, "product.created", product, product.id, product.scope_id)
         return product
 
     def update(self, product_id: str, body_id: str, attributes: ProductAttributes) -> Product:
@@ -111,6 +113,7 @@ class ProductService:
         product.updated_at = utcnow()
         self._check_unique(product)
         self._flush_unique(product)
+        events.record(self.session, self.principal, "product.updated", product, product.id, product.scope_id)
         return product
 
     def delete(self, product_id: str) -> None:
@@ -123,6 +126,7 @@ class ProductService:
             node.curated_products = kept or None
         self.session.flush()
         repo.delete_product(self.session, product)
+        events.record(self.session, self.principal, "product.deleted", None, gone, product.scope_id)
 
     def _check_unique(self, product: Product) -> None:
         clashes = repo.find_unique_clashes(

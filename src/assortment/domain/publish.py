@@ -31,6 +31,7 @@ from assortment.db.models import (
 )
 from assortment.db.repositories import releases as repo
 from assortment.db.types import utcnow
+from assortment.domain import events
 from assortment.domain.catalogs import CatalogService
 from assortment.domain.formats import timestamp
 from assortment.domain.prices import CurrencyService
@@ -264,6 +265,7 @@ def publish(
     repo.delete_releases(session, repo.releases_beyond(session, catalog.pk, RELEASES_KEPT))
     repo.releases_changed(session, catalog.pk)  # `latest` moves when this transaction commits (§12.4)
     session.flush()
+    events.record(session, principal, "catalog-release.created", (catalog, release), release.id, catalog.scope_id)
     return release
 
 

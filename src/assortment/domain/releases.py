@@ -19,6 +19,7 @@ from assortment.db.models import Catalog, Release
 from assortment.db.repositories import releases as repo
 from assortment.db.repositories.common import AnySelect
 from assortment.db.types import utcnow
+from assortment.domain import events
 from assortment.domain.catalogs import CatalogService
 from assortment.domain.filters import Term
 from assortment.domain.paging import Page, Paging
@@ -213,6 +214,7 @@ class ReleaseService:
         self.principal.check_can_modify(ref.catalog.scope_id)
         repo.delete_releases(self.session, [ref.release.pk])
         repo.releases_changed(self.session, ref.catalog.pk)
+        events.record(self.session, self.principal, "catalog-release.deleted", None, ref.release.id, ref.catalog.scope_id)  # noqa: E501
 
     def delete_all(self, catalog_id: str) -> None:
         catalog = CatalogService(self.session, self.principal).get(catalog_id, for_update=True)

@@ -17,6 +17,7 @@ class Principal:
     key_id: uuid.UUID
     store_id: uuid.UUID | None  # None: an organization key
     grant: Grant
+    actor: str = "key"  # who acts, as events name it: an API key, or a workbench "user"
 
     @property
     def is_organization(self) -> bool:

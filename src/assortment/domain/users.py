@@ -56,7 +56,7 @@ class SignedIn:
 
     @property
     def principal(self) -> Principal:
-        return Principal(key_id=self.user_id, store_id=self.store_id, grant="client_credentials")
+        return Principal(key_id=self.user_id, store_id=self.store_id, grant="client_credentials", actor="user")
 
     @property
     def can_edit(self) -> bool:

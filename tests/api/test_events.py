@@ -1,0 +1,155 @@
+"""Events from every change and the event feed (SPEC §11.2, §11.4)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.catalogs import link, make_catalog, publish
+from tests.conftest import Caller, Keys
+from tests.helpers import errors_of, product_body
+from tests.trees import make_hierarchy, make_node, make_product, node_url, refs
+
+
+def feed(api: Caller, **params: str) -> list[dict[str, Any]]:
+    """Every event the caller sees, following links.next until a page is empty."""
+    seen: list[dict[str, Any]] = []
+    url: str | None = "/v2/events?page[after]="
+    query = "".join(f"&{k}={v}" for k, v in params.items())
+    url = f"{url}{query}"
+    while url is not None:
+        response = api.get(url)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        seen.extend(body["data"])
+        url = body["links"]["next"] if body["data"] else None
+    return seen
+
+
+def keys_of(events: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    return [(e["attributes"]["triggered_by"], e["attributes"]["entity_id"]) for e in events]
+
+
+def payload(api: Caller, event: dict[str, Any]) -> Any:
+    response = api.get(f"/v2/events/{event['id']}")
+    assert response.status_code == 200, response.text
+    return response.json()["data"]["attributes"]["payload"]
+
+
+def test_product_changes_raise_events_carrying_the_documents(api: Caller) -> None:
+    product = make_product(api, name="Shirt", sku="S-1")
+    pid = product["id"]
+    updated = api.put(
+        f"/pcm/products/{pid}", json={"data": {"type": "product", "id": pid, "attributes": {"name": "T"}}}
+    )
+    assert updated.status_code == 200
+    assert api.delete(f"/pcm/products/{pid}").status_code == 204
+    events = feed(api)
+    assert keys_of(events) == [("product.created", pid), ("product.updated", pid), ("product.deleted", pid)]
+    assert payload(api, events[0]) == {"data": product}
+    assert payload(api, events[1]) == updated.json()
+    assert payload(api, events[2]) == {"type": "product", "id": pid}
+    first = events[0]["attributes"]
+    assert first["entity_type"] == "product"
+    assert first["actor"]["type"] == "key" and len(first["actor"]["id"]) == 36
+
+
+def test_a_failed_request_raises_nothing(api: Caller) -> None:
+    make_product(api, name="Shirt", sku="S-1")
+    clash = api.post("/pcm/products", json=product_body(name="Other", sku="S-1"))
+    assert clash.status_code == 422
+    assert [k for k, _ in keys_of(feed(api))] == ["product.created"]
+
+
+def test_tree_changes_raise_hierarchy_and_node_events(api: Caller) -> None:
+    hierarchy = make_hierarchy(api, name="H")
+    hid = hierarchy["id"]
+    a = make_node(api, hid, "A")["id"]
+    b = make_node(api, hid, "B")["id"]
+    moved = api.put(f"{node_url(hid, b)}/relationships/parent", json={"data": {"type": "node", "id": a}})
+    assert moved.status_code in (200, 204), moved.text
+    product = make_product(api, name="P", sku="P-1")["id"]
+    link(api, hid, a, product)
+    assert api.delete(node_url(hid, b)).status_code == 204
+    assert api.delete(f"/pcm/hierarchies/{hid}").status_code == 204
+    assert keys_of(feed(api)) == [
+        ("hierarchy.created", hid),
+        ("node.created", a),
+        ("node.created", b),
+        ("node.updated", b),
+        ("product.created", product),
+        ("node.updated", a),
+        ("node.deleted", b),
+        ("hierarchy.deleted", hid),
+    ]
+    events = feed(api, filter=f"eq(entity_id,{a})")
+    assert keys_of(events) == [("node.created", a), ("node.updated", a)]
+    node_doc = payload(api, events[0])["data"]
+    assert node_doc["type"] == "node" and node_doc["meta"]["hierarchy_id"] == hid
+
+
+def test_child_order_raises_node_updated_per_child(api: Caller) -> None:
+    hid = make_hierarchy(api)["id"]
+    a = make_node(api, hid, "A")["id"]
+    b = make_node(api, hid, "B")["id"]
+    c = make_node(api, hid, "C")["id"]
+    response = api.post(f"{node_url(hid, a)}/relationships/children", json=refs("node", b, c))
+    assert response.status_code in (200, 204), response.text
+    assert keys_of(feed(api, filter="eq(triggered_by,node.updated)")) == [("node.updated", b), ("node.updated", c)]
+
+
+def test_a_publish_records_one_event_and_deleting_the_release_another(api: Caller) -> None:
+    hid = make_hierarchy(api)["id"]
+    catalog = make_catalog(api, [hid])
+    release = publish(api, catalog["id"])
+    events = feed(api, filter="eq(entity_type,catalog-release)")
+    assert keys_of(events) == [("catalog-release.created", release["id"])]
+    assert payload(api, events[0]) == {"data": release}
+    gone = api.delete(f"/pcm/catalogs/{catalog['id']}/releases/{release['id']}")
+    assert gone.status_code == 204
+    assert keys_of(feed(api, filter="eq(entity_type,catalog-release)"))[-1] == (
+        "catalog-release.deleted",
+        release["id"],
+    )
+
+
+def test_the_feed_pages_by_cursor_and_refuses_what_it_did_not_issue(api: Caller) -> None:
+    made = [make_product(api, name=f"P{i}", sku=f"P-{i}")["id"] for i in range(7)]
+    first = api.get("/v2/events?page[limit]=3")
+    assert first.status_code == 200
+    body = first.json()
+    assert [e["attributes"]["entity_id"] for e in body["data"]] == made[:3]
+    assert "page[after]=" in body["links"]["first"]
+    assert [e["attributes"]["entity_id"] for e in feed(api, **{"page[limit]": "2"})] == made
+    for bad in ("nonsense", "ZXYx", body["links"]["next"].split("page[after]=")[1].split("&")[0] + "A"):
+        response = api.get(f"/v2/events?page[after]={bad}")
+        assert response.status_code == 400, bad
+        assert errors_of(response)[0]["detail"] == "invalid page[after] cursor"
+    # A cursor issued for another filter is not valid for this one.
+    cursor = body["links"]["next"].split("page[after]=")[1].split("&")[0]
+    other = api.get(f"/v2/events?page[after]={cursor}&filter=eq(entity_type,product)")
+    assert other.status_code == 400
+    assert api.get("/v2/events?page[offset]=2").status_code == 400
+    assert api.get("/v2/events?filter=eq(name,x)").status_code == 400
+    assert api.get("/v2/events?filter=gt(created_at,2020-01-01)").status_code == 200
+    # The last page still names where to go on: a follower polls it until something commits.
+    last = api.get(f"/v2/events?page[after]={cursor}&page[limit]=100").json()
+    tail = last["links"]["next"]
+    assert api.get(tail).json()["data"] == []
+    newer = make_product(api, name="New", sku="N-1")["id"]
+    assert [e["attributes"]["entity_id"] for e in api.get(tail).json()["data"]] == [newer]
+
+
+def test_events_belong_to_their_owner(keys: Keys, api: Caller) -> None:
+    other = keys.caller(store_id=keys.store("B"))
+    organization = keys.caller(organization=True)
+    mine = make_product(api, name="Mine", sku="M")["id"]
+    theirs = make_product(other, name="Theirs", sku="T")["id"]
+    org = make_product(organization, name="Org", sku="O")["id"]
+    assert [e for _, e in keys_of(feed(api))] == [mine]
+    assert [e for _, e in keys_of(feed(other))] == [theirs]
+    assert [e for _, e in keys_of(feed(organization))] == [org]
+    their_event = feed(other)[0]["id"]
+    assert api.get(f"/v2/events/{their_event}").status_code == 404
+    assert api.get("/v2/events/not-an-id").status_code == 404
+    implicit = keys.caller(grant="implicit")
+    assert implicit.get("/v2/events").status_code == 403
