@@ -14,9 +14,10 @@ produced under (release id, path, query, display currency), and what the release
 One `latest` for every process (SPEC §12.4): every write that changes a catalog's releases (publish,
 release deletes) raises `catalog.release_version` in its own transaction, and a remembered resolution is
 used only while the catalog's current version, read from the database after the request arrived, is still
-the one it was made at. The read is batched (`VersionGate`): the requests that arrive during one turn of
-the event loop share one lookup, made after all of them arrived, so a write that answered before a request
-came in is always seen, in every process, at the cost of one indexed lookup per batch.
+the one it was made at. The version is read at most once per turn of the event loop (`_version`): the
+requests that arrived before one turn share its lookup, made after all of them arrived, so a write that
+answered before a request came in is always seen, in every process, at the cost of one indexed lookup per
+turn.
 """
 
 from __future__ import annotations
@@ -82,42 +83,14 @@ class ReleaseViewCache:
 
 
 
-class VersionGate:
-    """Current `release_version`s of catalogs for the requests of one event loop, one database read per
-    batch: a request joins the open batch (or opens one), and the batch is read by a callback scheduled
-    when it opened, so after every request in it arrived. A failed read answers None for every catalog
-    (the requests then go to the app, which reports the database's state the usual way)."""
-
-    def __init__(self, versions: ReleaseVersions) -> None:
-        self.versions = versions
-        self._batch: tuple[asyncio.Future[dict[uuid.UUID, int]], set[uuid.UUID]] | None = None
-
-    async def version(self, catalog_id: uuid.UUID) -> int | None:
-        if self._batch is None:
-            loop = asyncio.get_running_loop()
-            self._batch = (loop.create_future(), set())
-            loop.call_soon(self._read)
-        future, wanted = self._batch
-        wanted.add(catalog_id)
-        return (await future).get(catalog_id)
-
-    def _read(self) -> None:
-        assert self._batch is not None
-        (future, wanted), self._batch = self._batch, None
-        try:
-            found = self.versions.read(wanted)
-        except Exception:
-            found = {}
-        if not future.cancelled():
-            future.set_result(found)
-
-
 class ReleaseViewCacheMiddleware:
     def __init__(self, app: ASGIApp, cache: ReleaseViewCache, signing_key: Any, versions: ReleaseVersions) -> None:
         self.app = app
         self.cache = cache
         self.signing_key = signing_key  # a callable returning the key (loaded lazily from the database)
-        self.gate = VersionGate(versions)
+        self.versions = versions
+        # The versions read in this turn of the event loop; None once the turn is over (`_version`).
+        self._fresh: dict[uuid.UUID, int | None] | None = None
 
     def _principal(self, header: bytes | None) -> Principal | None:
         if not header or header[:7].lower() != b"bearer ":
@@ -175,9 +148,29 @@ class ReleaseViewCacheMiddleware:
             catalog_uuid = uuid.UUID(alias[0])
         except ValueError:
             return None
-        if await self.gate.version(catalog_uuid) != entry[1]:
-            return None
-        return entry[0]
+        return entry[0] if self._version(catalog_uuid) == entry[1] else None
+
+    def _version(self, catalog_id: uuid.UUID) -> int | None:
+        """The catalog's current `release_version`, read at most once per turn of the event loop.
+
+        A request's task is created when its bytes are read (uvicorn's `data_received`) and asyncio runs the
+        callbacks of one turn in the order they were scheduled. The first read of a turn schedules `_expire`
+        at once: every task that runs before it was scheduled before that read, so its request had arrived
+        before the read began, and the read saw every write that had answered by then. A task scheduled
+        later runs after `_expire` and reads again. Under load one lookup serves every request of a turn."""
+        fresh = self._fresh
+        if fresh is None:
+            fresh = self._fresh = {}
+            asyncio.get_running_loop().call_soon(self._expire)
+        if catalog_id not in fresh:
+            try:
+                fresh[catalog_id] = self.versions.read([catalog_id]).get(catalog_id)
+            except Exception:  # the app answers, and reports a database that went away the usual way
+                return None
+        return fresh[catalog_id]
+
+    def _expire(self) -> None:
+        self._fresh = None
 
     async def _render_and_keep(
         self, scope: Scope, receive: Receive, send: Send, alias: tuple[Any, ...], path: str, currency: bytes

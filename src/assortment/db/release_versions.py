@@ -24,8 +24,6 @@ class ReleaseVersions:
         self.sqlite = engine.dialect.name == "sqlite"
         self._connection: Any = None
         self._lock = threading.Lock()
-        self._data_version: int | None = None  # SQLite: `current`'s memory, valid while data_version holds
-        self._known: dict[uuid.UUID, int] = {}
 
     def read(self, catalog_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, int]:
         """{catalog id: release_version} of those of the catalogs that exist. Raises what the driver
@@ -53,29 +51,6 @@ class ReleaseVersions:
                 self.close()
                 raise
 
-    def current(self, catalog_id: uuid.UUID) -> int | None:
-        """SQLite: the catalog's version now, cheap enough to ask on the event loop for every request. The
-        connection's `PRAGMA data_version` changes when any other connection commits (this one never
-        writes), so the versions read since it last changed are still the database's: a commit that ended
-        before this call changed it before this call read it."""
-        with self._lock:
-            try:
-                connection = self._connection or self._connect()
-                changed = connection.execute("PRAGMA data_version").fetchone()[0]
-            except Exception:
-                self.close()
-                raise
-            if changed != self._data_version:
-                self._known.clear()
-                self._data_version = changed
-            if catalog_id in self._known:
-                return self._known[catalog_id]
-        found = self.read([catalog_id]).get(catalog_id)
-        with self._lock:
-            if found is not None and self._data_version == changed:
-                self._known[catalog_id] = found
-        return found
-
     def _connect(self) -> Any:
         # A connection of the engine's (its `connect` settings applied), taken out of the pool for good.
         fairy = self.engine.raw_connection()
@@ -88,8 +63,6 @@ class ReleaseVersions:
         return connection
 
     def close(self) -> None:
-        self._data_version = None
-        self._known.clear()
         connection, self._connection = self._connection, None
         if connection is not None:
             with contextlib.suppress(Exception):  # already broken: nothing to release
