@@ -94,7 +94,8 @@ def database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
             if _in_ci():
                 pytest.fail(message)
             pytest.skip(message)
-    settings = Settings(database_url=url, secret_key=None)
+    # Webhook deliveries run where a test starts them (tests/api/test_webhooks.py), not in the shared app.
+    settings = Settings(database_url=url, secret_key=None, webhook_worker=False)
     upgrade(settings)
     engine = make_engine(settings)
     try:

@@ -23,6 +23,7 @@ from assortment.api import (
 )
 from assortment.api import errors as api_errors
 from assortment.api import events as events_routes
+from assortment.api import integrations as integrations_routes
 from assortment.api import metrics as metrics_routes
 from assortment.api.deps import AppContext
 from assortment.api.middleware import (
@@ -100,6 +101,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url=None,  # served below from the package's own copy of Swagger UI (no CDN)
         redoc_url=None,
         openapi_url="/openapi.json",
+        lifespan=integrations_routes.webhook_deliveries,
     )
     app.state.context = AppContext(settings, make_session_factory(engine))
     app.state.engine = engine
@@ -119,6 +121,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(shopper.router)
     app.include_router(prices.router)
     app.include_router(events_routes.router)
+    app.include_router(integrations_routes.router)
     web.install(app)
     app.add_middleware(RejectNulMiddleware)
     app.add_middleware(RejectLoneSurrogatesMiddleware)  # inside the size limit: it buffers what passes it

@@ -352,6 +352,7 @@ def catalogs_publish(
     from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
     from sqlalchemy.orm import Session
 
+    from assortment.api import events as _renders_event_payloads  # noqa: F401  (catalog-release.created)
     from assortment.db.models import Release
     from assortment.domain.publish import publish, publish_lock_name
     from assortment.domain.tenancy import Principal
@@ -427,6 +428,25 @@ def check(as_json: Annotated[bool, typer.Option("--json", help="Print the report
         err.print(f"{len(problems)} problems found" if problems else "ok: no problems found", highlight=False)
     if problems:
         raise typer.Exit(code=1)
+
+
+@app.command("worker")
+def worker() -> None:
+    """Deliver webhooks only (SPEC §11.3): any number may run beside the servers; stop with Ctrl-C or SIGTERM."""
+    import signal
+
+    from assortment.domain.webhooks import DeliveryLoop
+
+    settings = Settings()
+    engine = make_engine(settings)
+    loop = DeliveryLoop(settings, make_session_factory(engine))
+    signal.signal(signal.SIGTERM, lambda *_: loop.stopping.set())
+    try:
+        loop.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        engine.dispose()
 
 
 @app.command("serve")

@@ -31,6 +31,14 @@ class Settings(BaseSettings):
     metrics_token: str | None = Field(default=None, min_length=1)
     log_format: Literal["text", "json"] = "text"
     log_level: Literal["debug", "info", "warning", "error", "critical"] = "info"
+    # Webhooks (SPEC §11.3): private and loopback targets allowed (development, tests; never link-local),
+    # the first retry's delay (doubling, ±20 % jitter, at most 10 min), when a job gives up, whether this
+    # server process runs a delivery loop, and how long events are kept.
+    webhook_allow_private_urls: bool = False
+    webhook_retry_base_seconds: float = Field(default=5.0, gt=0)
+    webhook_max_age_seconds: float = Field(default=86400.0, gt=0)
+    webhook_worker: bool = True
+    event_retention_days: int = Field(default=30, ge=1)
 
     @property
     def is_sqlite(self) -> bool:

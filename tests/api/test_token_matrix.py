@@ -53,7 +53,7 @@ from assortment.app import create_app
 from assortment.config import Settings
 from assortment.db.migrate import upgrade
 from assortment.db.models import ApiKey
-from assortment.domain import auth
+from assortment.domain import auth, webhooks
 from tests.conftest import Caller, Database, Keys, empty_tables
 from tests.helpers import product_body
 
@@ -242,6 +242,15 @@ WRITE_BODIES: dict[str, BodyOf | None] = {
         "data": {"type": "product-price", "id": ids["price_id"], "attributes": {"sku": "RENAMED-SKU"}}
     },
     "DELETE /pcm/pricebooks/{pricebook_id}/prices/{price_id}": None,
+    **{
+        f"{method} {prefix}/{{integration_id}}{rest}": body
+        for prefix in ("/v2/integrations", "/integrations")
+        for method, rest, body in (
+            ("PUT", "", lambda ids: {"data": {"type": "integration", "name": "renamed"}}),
+            ("DELETE", "", None),
+            ("POST", "/jobs/{integration_job_id}/redeliver", None),
+        )
+    },
 }
 
 
@@ -312,6 +321,8 @@ CREATES_NAMING_NOTHING = frozenset(
         "POST /v2/currencies",
         "POST /pcm/pricebooks",
         "POST /api/v2/relationships",
+        "POST /v2/integrations",
+        "POST /integrations",
     }
 )
 # store_on_org on writes that name nothing in their path: the organization's resources in the body.
@@ -423,6 +434,16 @@ def _build(caller: Caller, marker: str, *, full: bool = True) -> Ids:
     `full=False`: only what a published catalog needs (the other store's own shopper view)."""
     post = caller.post
     ids: Ids = {}
+    if full:  # first, so that the products created next give it a job (delivered once, below: a log)
+        hook = {
+            "type": "integration",
+            "name": f"{marker} hook",
+            "integration_type": "webhook",
+            "enabled": True,
+            "observes": ["product.created"],
+            "configuration": {"url": "https://93.184.215.14/hook", "secret_key": f"{marker}-secret"},
+        }
+        ids["integration_id"] = _created(post("/v2/integrations", json={"data": hook}))
     for key, sku in (("product_id", f"{marker}-1"), ("product2_id", f"{marker}-2")):
         ids[key] = _created(post("/pcm/products", json=product_body(name=f"{marker} {sku}", sku=sku, status="live")))
     tree = {"data": {"type": "hierarchy", "attributes": {"name": f"{marker} tree"}}}
@@ -455,7 +476,18 @@ def _build(caller: Caller, marker: str, *, full: bool = True) -> Ids:
             post("/pcm/catalogs/rules", json={"data": {"type": "catalog_rule", "attributes": rule}})
         )
     ids["event_id"] = _ok(caller.get("/v2/events?page[limit]=1"), 200)["data"][0]["id"]
+    if full:
+        jobs = _ok(caller.get(f"/v2/integrations/{ids['integration_id']}/jobs"), 200)["data"]
+        ids["integration_job_id"] = jobs[0]["id"]
     return ids
+
+
+def _attempt_every_job(database: Database) -> None:
+    """One (failed, never sent) attempt per job through the delivery code's own claim and finish, so that
+    the integration logs hold rows of each owner."""
+    claimed = webhooks.claim_due(database.sessions, limit=1000)
+    outcomes = [webhooks.Outcome(False, error_detail="not sent by the token matrix") for _ in claimed]
+    webhooks.finish(database.sessions, database.settings, list(zip(claimed, outcomes, strict=True)))
 
 
 def _build_the_rest(caller: Caller, marker: str, ids: Ids) -> None:
@@ -513,6 +545,7 @@ def world(database: Database, client: TestClient, app: FastAPI) -> Iterator[Worl
         owner_ids = _build(owner, "ownerzz")
         _build(other, "otherzz", full=False)
         org_ids = _build(org, "orgzz")
+        _attempt_every_job(database)
 
         claims = jwt.decode(owner.token, options={"verify_signature": False})
         with database.sessions() as session:

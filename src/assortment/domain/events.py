@@ -214,3 +214,7 @@ class EventService:
         if event is None:
             raise NotFound(f"event {event_id} not found")
         return event
+
+
+def event_id_of(session: Session, event_pk: int) -> uuid.UUID:
+    return session.scalars(select(Event.id).where(Event.pk == event_pk)).one()

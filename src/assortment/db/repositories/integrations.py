@@ -1,0 +1,131 @@
+"""SQL of integrations, their jobs and logs, and of the delivery loop's claims (SPEC §11)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from assortment.db.models import Event, Integration, IntegrationJob, IntegrationLog
+
+
+def get(session: Session, scopes: Sequence[uuid.UUID], integration_id: uuid.UUID) -> Integration | None:
+    return session.scalars(
+        select(Integration).where(Integration.id == integration_id, Integration.scope_id.in_(scopes))
+    ).first()
+
+
+def list_integrations(
+    session: Session, scopes: Sequence[uuid.UUID], limit: int, offset: int
+) -> tuple[list[Integration], int]:
+    where = Integration.scope_id.in_(scopes)
+    items = session.scalars(
+        select(Integration).where(where).order_by(Integration.created_at, Integration.id).limit(limit).offset(offset)
+    ).all()
+    total = session.scalar(select(func.count()).select_from(Integration).where(where)) or 0
+    return list(items), total
+
+
+def list_jobs(session: Session, integration_pk: int, limit: int, offset: int) -> tuple[list[Any], int]:
+    """Newest first: (job, event id)."""
+    where = IntegrationJob.integration_pk == integration_pk
+    rows = session.execute(
+        select(IntegrationJob, Event.id)
+        .join(Event, Event.pk == IntegrationJob.event_pk)
+        .where(where)
+        .order_by(IntegrationJob.pk.desc())
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    total = session.scalar(select(func.count()).select_from(IntegrationJob).where(where)) or 0
+    return list(rows), total
+
+
+def get_job(session: Session, integration_pk: int, job_id: uuid.UUID) -> IntegrationJob | None:
+    return session.scalars(
+        select(IntegrationJob).where(IntegrationJob.id == job_id, IntegrationJob.integration_pk == integration_pk)
+    ).first()
+
+
+def list_logs(
+    session: Session,
+    scopes: Sequence[uuid.UUID],
+    limit: int,
+    offset: int,
+    *,
+    integration_pk: int | None = None,
+    job_pk: int | None = None,
+) -> tuple[list[Any], int]:
+    """Newest first: (log, integration id, job id)."""
+    query = (
+        select(IntegrationLog, Integration.id, IntegrationJob.id)
+        .join(Integration, Integration.pk == IntegrationLog.integration_pk)
+        .join(IntegrationJob, IntegrationJob.pk == IntegrationLog.job_pk)
+        .where(Integration.scope_id.in_(scopes))
+    )
+    count = (
+        select(func.count())
+        .select_from(IntegrationLog)
+        .join(Integration, Integration.pk == IntegrationLog.integration_pk)
+        .where(Integration.scope_id.in_(scopes))
+    )
+    if integration_pk is not None:
+        query = query.where(IntegrationLog.integration_pk == integration_pk)
+        count = count.where(IntegrationLog.integration_pk == integration_pk)
+    if job_pk is not None:
+        query = query.where(IntegrationLog.job_pk == job_pk)
+        count = count.where(IntegrationLog.job_pk == job_pk)
+    rows = session.execute(query.order_by(IntegrationLog.pk.desc()).limit(limit).offset(offset)).all()
+    return list(rows), session.scalar(count) or 0
+
+
+# --- delivery -----------------------------------------------------------------------------------------
+
+
+def due_job_pks(session: Session, now: datetime, limit: int, *, lock: bool) -> list[int]:
+    """Pending jobs of enabled integrations whose time has come, oldest first. With `lock` (PostgreSQL)
+    the rows are locked, skipping those another loop is claiming."""
+    query = (
+        select(IntegrationJob.pk)
+        .join(Integration, Integration.pk == IntegrationJob.integration_pk)
+        .where(
+            IntegrationJob.status == "pending",
+            IntegrationJob.next_attempt_at <= now,
+            Integration.enabled.is_(True),
+        )
+        .order_by(IntegrationJob.next_attempt_at, IntegrationJob.pk)
+        .limit(limit)
+    )
+    if lock:
+        query = query.with_for_update(skip_locked=True, of=IntegrationJob)
+    return list(session.scalars(query))
+
+
+def claim(session: Session, pks: Sequence[int], lease_until: datetime, now: datetime) -> None:
+    session.execute(
+        update(IntegrationJob)
+        .where(IntegrationJob.pk.in_(pks))
+        .values(attempts=IntegrationJob.attempts + 1, next_attempt_at=lease_until, updated_at=now)
+    )
+
+
+def claimed(session: Session, pks: Sequence[int]) -> list[Any]:
+    """(job, event, integration) of claimed jobs."""
+    return list(
+        session.execute(
+            select(IntegrationJob, Event, Integration)
+            .join(Event, Event.pk == IntegrationJob.event_pk)
+            .join(Integration, Integration.pk == IntegrationJob.integration_pk)
+            .where(IntegrationJob.pk.in_(pks))
+        ).all()
+    )
+
+
+def pending_count(session: Session) -> int:
+    return (
+        session.scalar(select(func.count()).select_from(IntegrationJob).where(IntegrationJob.status == "pending")) or 0
+    )
