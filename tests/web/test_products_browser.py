@@ -243,3 +243,41 @@ def test_a_write_without_the_csrf_token_changes_nothing(people: People, api: Cal
     deleted = http.client.post(f"/admin/products/{product_id}/delete")
     assert (missing.status_code, wrong.status_code, deleted.status_code) == (403, 403, 403)
     assert api.get(f"/pcm/products/{product_id}").json()["data"]["attributes"]["name"] == "Plain mug"
+
+
+def _tab_to(web: Watched, name: str, limit: int = 30) -> None:
+    """Press Tab until the focused element is the one named `name` (as a person using a keyboard would)."""
+    page = web.page
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        focused = page.evaluate(
+            "() => { const e = document.activeElement; return (e.labels && e.labels[0] ? e.labels[0].innerText"
+            " : e.innerText || e.value || '').trim(); }"
+        )
+        if focused.startswith(name):
+            return
+    raise AssertionError(f"Tab never reached {name!r}")
+
+
+def test_a_product_can_be_made_with_the_keyboard_alone_and_focus_is_visible(
+    web: Watched, people: People, api: Caller
+) -> None:
+    sign_in(web, people.create("editor"))
+    page = web.page
+    web.go("/admin/products")
+    _tab_to(web, "New product")
+    outline = page.evaluate("() => getComputedStyle(document.activeElement).outlineStyle")
+    assert outline not in ("none", "")  # the focused control shows it
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(r"/admin/products/new$"))
+    _tab_to(web, "Name")
+    page.keyboard.type("Keyboard mat")
+    _tab_to(web, "SKU")
+    page.keyboard.type("KB-MAT")
+    _tab_to(web, "Status")
+    page.keyboard.press("ArrowDown")  # draft → live
+    _tab_to(web, "Save")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Keyboard mat")).to_be_visible()
+    found = api.get("/pcm/products", params={"filter": "eq(sku,KB-MAT)"}).json()["data"]
+    assert [(p["attributes"]["name"], p["attributes"]["status"]) for p in found] == [("Keyboard mat", "live")]
