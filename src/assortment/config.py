@@ -38,6 +38,7 @@ class Settings(BaseSettings):
     webhook_retry_base_seconds: float = Field(default=5.0, gt=0)
     webhook_max_age_seconds: float = Field(default=86400.0, gt=0)
     webhook_worker: bool = True
+    webhook_lease_seconds: float = Field(default=60.0, gt=0)  # a delivery in flight when its process died
     event_retention_days: int = Field(default=30, ge=1)
 
     @property

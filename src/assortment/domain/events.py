@@ -22,8 +22,10 @@ late). Events are ordered by `(txid, pk)`:
   that xmin has ended, so all of its events are visible at once, and any transaction that commits later has
   an id at or above it; ids only grow, so no event can later appear below a cursor already handed out.
   No lock is shared between writers (a commit-time sequence under a per-database lock would serialise
-  every write); the price is that a long-running transaction holds the feed back (never a loss), and the
-  order is that of transaction ids, which is commit order for transactions that do not overlap.
+  every write); the price is that a long-running transaction holds the feed back (never a loss) — any
+  transaction with an id on the whole server, other databases' included, since ids and snapshots are
+  server-wide — and the order is that of transaction ids, which is commit order for transactions that do
+  not overlap. Webhook deliveries do not wait on this: their jobs are written with the events.
 """
 
 from __future__ import annotations

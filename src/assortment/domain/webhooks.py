@@ -132,7 +132,9 @@ def next_delay(settings: Settings, attempt: int) -> float:
 # --- claim, deliver, finish ---------------------------------------------------------------------------------
 
 
-def claim_due(sessions: sessionmaker[Session], limit: int = BATCH) -> list[Claimed]:
+def claim_due(
+    sessions: sessionmaker[Session], limit: int = BATCH, lease_seconds: float = LEASE_SECONDS
+) -> list[Claimed]:
     now = utcnow()
     with sessions() as session:  # a read first: nothing due takes no write lock
         if not repo.due_job_pks(session, now, 1, lock=False):
@@ -144,7 +146,7 @@ def claim_due(sessions: sessionmaker[Session], limit: int = BATCH) -> list[Claim
         if not pks:
             session.rollback()
             return []
-        repo.claim(session, pks, now + timedelta(seconds=LEASE_SECONDS), now)
+        repo.claim(session, pks, now + timedelta(seconds=lease_seconds), now)
         claimed = [
             Claimed(
                 job_pk=job.pk,
@@ -265,7 +267,7 @@ class DeliveryLoop:
             self._pending_at = time.monotonic()
             with self.sessions() as session:
                 WEBHOOK_PENDING.set(repo.pending_count(session))
-        claimed = claim_due(self.sessions)
+        claimed = claim_due(self.sessions, lease_seconds=self.settings.webhook_lease_seconds)
         if not claimed:
             return False
         outcomes = list(self._pool.map(lambda job: deliver(job, client, self.settings), claimed))
