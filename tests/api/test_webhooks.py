@@ -8,11 +8,14 @@ import hashlib
 import hmac
 import json
 import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -22,7 +25,7 @@ from fastapi.testclient import TestClient
 from assortment.app import create_app
 from assortment.domain import auth, webhooks
 from tests.conftest import Caller, Database, Keys
-from tests.servers import running_server_processes
+from tests.servers import free_port, running_server_processes
 from tests.trees import make_product
 
 SECRET = "whsec_" + base64.b64encode(b"a signing key of thirty-two bytes").decode()
@@ -365,3 +368,36 @@ def test_kill_9_between_commit_and_delivery_loses_nothing(
     assert set(by_product) == {first["id"], second["id"]}
     again = by_product[first["id"]]
     assert [b["attempt"] for b in again] == [1, 2] and again[0]["id"] == again[1]["id"]
+
+
+def _readme_receiver() -> tuple[str, str]:
+    """The receiver example of README's "Webhooks" section, and the secret it names."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    start = readme.index("# receiver.py")
+    code = readme[start : readme.index("```", start)]
+    secret = code.split('SECRET = "', 1)[1].split('"', 1)[0]
+    return code, secret
+
+
+def test_the_readme_receiver_verifies_real_deliveries(delivering: Keys, tmp_path: Path) -> None:
+    code, secret = _readme_receiver()
+    script = tmp_path / "receiver.py"
+    script.write_text(code, encoding="utf-8")
+    port = free_port()
+    process = subprocess.Popen([sys.executable, str(script), str(port)], stdout=subprocess.PIPE, text=True)
+    try:
+        api = delivering.caller()
+        good = hook(api, f"http://127.0.0.1:{port}/", secret=secret, name="right secret")
+        bad = hook(
+            api, f"http://127.0.0.1:{port}/", secret="whsec_" + base64.b64encode(b"wrong").decode(), name="wrong"
+        )
+        make_product(api, name="Shirt", sku="S-1")
+        [ok] = wait_logs(api, good["id"], 1)
+        [refused] = wait_logs(api, bad["id"], 1)
+        assert ok["succeeded"] is True and ok["status_code"] == 204
+        assert refused["succeeded"] is False and refused["status_code"] == 401
+    finally:
+        process.terminate()
+        output, _ = process.communicate(timeout=10)
+    event = api.get("/v2/events?filter=eq(triggered_by,product.created)").json()["data"][0]
+    assert f"{event['id']} product.created 1" in output
