@@ -216,7 +216,7 @@ def run(ctx: Context) -> Section:
             ok = ok and load.rps >= read.budget_rps and (not read.p99_budget or load.p99_ms <= BUDGET_P99_MS)
         cells.append(("pass" if ok else "**fail**") if budget else "(not the budget size)")
         rows.append("| " + " | ".join(cells) + " |")
-    versions = "; ".join(f"{ENGINE_NAMES[k]} {f.version}, load average {f.load:.2f}" for k, f in figures.items())
+    versions = "; ".join(f"{f.version}, load average {f.load:.2f} before the load" for f in figures.values())
     body = "\n".join(
         [
             "Every read misses every cache: `assortment serve --workers 1` with `ASSORTMENT_READ_CACHE_BYTES=0` "
