@@ -38,7 +38,13 @@ from assortment.config import Settings
 from assortment.db.engine import make_engine, make_session_factory
 from assortment.db.release_versions import ReleaseVersions
 from assortment.domain.releases import LatestReleases
-from assortment.observability import TELEMETRY_MARK, RequestTelemetry, RouteTemplates, track_pool
+from assortment.observability import (
+    TELEMETRY_MARK,
+    RequestTelemetry,
+    RouteTemplates,
+    access_log_for,
+    track_pool,
+)
 
 DESCRIPTION = """
 Assortment is a self-hostable product experience manager. Its PXM dialect follows the Elastic Path
@@ -71,7 +77,7 @@ class AssortmentApp(FastAPI):
     telemetry: ASGIApp | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.telemetry is not None and scope["type"] == "http":
+        if self.telemetry is not None and scope["type"] in ("http", "lifespan"):
             await self.telemetry(scope, receive, send)
         else:
             await self.dispatch(scope, receive, send)
@@ -139,7 +145,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(metrics_routes.router)
     track_pool(engine)
     cache: ReleaseViewCache = app.state.read_cache
-    app.telemetry = RequestTelemetry(app.dispatch, RouteTemplates(lambda: app.routes), store_reader(cache))
+    app.telemetry = RequestTelemetry(
+        app.dispatch, RouteTemplates(lambda: app.routes), store_reader(cache), access_log_for(settings.log_format)
+    )
     return app
 
 

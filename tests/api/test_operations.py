@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
@@ -149,6 +150,10 @@ def test_two_workers_sum_their_metrics_and_log_every_request_as_json_without_sec
             view = f"/pcm/catalogs/{catalog}/releases/latest/hierarchies"
             assert one_worker.get(view).status_code == 200  # rendered
             assert one_worker.get(view).status_code == 200  # from that worker's read cache
+        deadline = time.monotonic() + 5  # each worker hands its figures over every 0.2 s
+        while requests_total(samples(httpx.get(f"{server.url}/metrics").text), "/pcm/products", "200") < reads:
+            assert time.monotonic() < deadline, "the workers' figures never added up"
+            time.sleep(0.1)
         for _ in range(10):
             scraped = httpx.get(f"{server.url}/metrics")
             found = samples(scraped.text)
