@@ -267,9 +267,11 @@ def test_browsing_finds_name_or_sku_in_any_case_and_takes_wildcards_literally(db
         assert names("100%") == ["Shirt 100% cotton"]  # % is a character, not a wildcard
         assert names("t_l") == ["Shirt_long"]  # so is _
         assert names("Été") == ["Été hat"]
-        # Beyond ASCII, case is folded on PostgreSQL only: SQLite's lower() (as the API's ilike there) knows
-        # ASCII letters alone.
-        assert names("été") == (["Été hat"] if db.name == "postgresql" else [])
+        assert names("été") == ["Été hat"]  # case folded beyond ASCII too
+        assert names("t_l") == ["Shirt_long"]
+        assert names('"x') == []  # a quote is a character, not query syntax
+        assert names("BS-100") == ["Blue Shirt"]
+        assert names("hA") == ["Été hat"]  # under three characters: no trigram, still any case
         assert names("") == names("", 10)[:10]
         assert len(names("")) == 6
         first, more = service.browse("shirt", 2, 0)

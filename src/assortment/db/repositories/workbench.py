@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy import ColumnElement, Integer, bindparam, column, literal_column, or_, select, table
 from sqlalchemy.orm import Session
 
 from assortment.db.models import Product
@@ -24,16 +25,32 @@ def _name_or_sku_contains(text: str) -> ColumnElement[bool]:
     return or_(Product.name.ilike(pattern, escape="\\"), Product.sku.ilike(pattern, escape="\\"))
 
 
+# SQLite's trigram index of names and SKUs (a migration makes it): it finds pieces of 3 characters or more.
+PRODUCT_SEARCH = table("product_search", column("rowid", Integer))
+TRIGRAM = 3
+
+
+def _fts_phrase(text: str) -> str:
+    """`text` as one FTS5 phrase: every character literal (a double quote doubled)."""
+    return '"' + text.replace('"', '""') + '"'
+
+
 def browse_products(
     session: Session, scopes: Sequence[uuid.UUID], text: str, limit: int, offset: int
 ) -> tuple[list[Product], bool]:
     """A page of the visible products whose name or SKU contains `text` (any case), newest first, and
     whether another page follows. The page's keys are found first (from an index where one serves),
-    then only those rows are read whole."""
+    then only those rows are read whole. On SQLite a search of three characters or more walks the
+    trigram index newest first and stops at the page's end."""
     query = select(Product.pk).where(Product.scope_id.in_(scopes))
-    if text:
+    newest_first: Any = Product.pk.desc()
+    if text and len(text) >= TRIGRAM and session.get_bind().dialect.name == "sqlite":
+        match = literal_column("product_search").op("MATCH")(bindparam("phrase", _fts_phrase(text)))
+        query = query.select_from(PRODUCT_SEARCH.join(Product, Product.pk == PRODUCT_SEARCH.c.rowid)).where(match)
+        newest_first = PRODUCT_SEARCH.c.rowid.desc()
+    elif text:
         query = query.where(_name_or_sku_contains(text))
-    pks = list(session.scalars(query.order_by(Product.pk.desc()).limit(limit + 1).offset(offset)))
+    pks = list(session.scalars(query.order_by(newest_first).limit(limit + 1).offset(offset)))
     more = len(pks) > limit
     pks = pks[:limit]
     if not pks:
