@@ -96,15 +96,23 @@ def display_currency(release: Release, requested: str | None) -> CurrencyFormat:
     )
 
 
-def render_product_row(document: bytes, price: bytes | None, curated: bool, pricing: Pricing | None) -> bytes:
-    """A stored product document, with its price fields (computed now) and the curated mark added."""
+def render_product_row(
+    document: bytes,
+    price: bytes | None,
+    curated: bool,
+    pricing: Pricing | None,
+    parsed_price: dict[str, Any] | None = None,
+) -> bytes:
+    """A stored product document, with its price fields (computed now) and the curated mark added
+    (`parsed_price`: the price already decoded, when the caller has it)."""
     if price is None and not curated:
         return document
     parsed = orjson.loads(document)
     if curated:
         parsed["attributes"]["curated_product"] = True
     if price is not None and pricing is not None:
-        attributes, meta = price_fields(orjson.loads(price), pricing.display, pricing.now)
+        decoded = parsed_price if parsed_price is not None else orjson.loads(price)
+        attributes, meta = price_fields(decoded, pricing.display, pricing.now)
         parsed["attributes"].update(attributes)
         parsed["meta"].update(meta)
     return orjson.dumps(parsed)
@@ -141,8 +149,14 @@ class ReleaseService:
     def _rendered(self, ref: ReleaseRef, rows: Sequence[Any], total: int, paging: Paging) -> Page[bytes]:
         pricing = self.pricing(ref)
         typed = [(row[0], row[1], bool(row[2])) for row in rows]
-        self.valid_until = price_changes_at(typed, pricing.now)
-        return Page([render_product_row(doc, price, curated, pricing) for doc, price, curated in typed], total, paging)
+        prices = [None if price is None else orjson.loads(price) for _, price, _ in typed]  # decoded once
+        boundaries = [next_boundary(p.get("sales"), pricing.now) for p in prices if p is not None]
+        self.valid_until = min((b for b in boundaries if b is not None), default=None)
+        items = [
+            render_product_row(doc, price, curated, pricing, parsed)
+            for (doc, price, curated), parsed in zip(typed, prices, strict=True)
+        ]
+        return Page(items, total, paging)
 
     def resolve(self, catalog_id: str, release_id: str, *, for_update: bool = False) -> ReleaseRef:
         if self.latest is not None and not for_update:
