@@ -193,6 +193,32 @@ def attempt(work: Callable[[], T]) -> tuple[T | None, list[str], int]:
         return None, describe_validation_problems(exc.errors(include_url=False)), 422
 
 
+PAGE_SIZE = 25
+MAX_PAGE = 400  # the API's offset limit (10,000) in pages of 25
+
+
+def number(raw: str | None, default: int, low: int, high: int) -> int:
+    """A whole number from a query value (ASCII digits only), clamped to [low, high]; else the default."""
+    if raw is None or not raw.isascii() or not raw.isdigit():
+        return default
+    return max(low, min(int(raw), high))
+
+
+def page_number(raw: str | None) -> int:
+    return number(raw, 1, 1, MAX_PAGE)
+
+
+def shown(status: int) -> int:
+    """The status of a page that shows a refused change: an ordinary page (200) with the API's details
+    in an alert, since the browser's console reports every 4xx page load as an error; a role or CSRF
+    refusal keeps its 403."""
+    return 403 if status == 403 else 200
+
+
+def not_found(request: Request, user: SignedIn, errors: list[str]) -> Response:
+    return render(request, "error.html", user=user, status_code=404, title="Not found", message=errors[0])
+
+
 def form_text(form: FormData, name: str) -> str:
     value = form.get(name)
     return value.strip() if isinstance(value, str) else ""

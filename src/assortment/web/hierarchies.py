@@ -33,23 +33,27 @@ from assortment.schemas.hierarchies import (
     ProductReferencesRequest,
 )
 from assortment.web.core import (
+    MAX_PAGE,
+    PAGE_SIZE,
     EditorDep,
     FormDep,
     UserDep,
     WebRoute,
     attempt,
     form_text,
+    not_found,
+    number,
+    page_number,
     reading,
     redirect,
     render,
+    shown,
     url_with,
     writing,
 )
 
 router = APIRouter(prefix="/admin/hierarchies", include_in_schema=False, route_class=WebRoute)
 
-PAGE_SIZE = 25
-MAX_PAGE = 400  # the API's offset limit (10,000) in pages of 25
 SEARCH_SIZE = 25
 DONE = {
     "created": "Hierarchy created.",
@@ -65,18 +69,6 @@ DONE = {
 }
 
 
-def _page_number(raw: str | None) -> int:
-    if raw is None or not raw.isascii() or not raw.isdigit():
-        return 1
-    return max(1, min(int(raw), MAX_PAGE))
-
-
-def _number(raw: str | None, default: int, low: int, high: int) -> int:
-    if raw is None or not raw.isascii() or not raw.isdigit():
-        return default
-    return max(low, min(int(raw), high))
-
-
 def _ids(raw: str | None) -> list[str]:
     """A comma-separated list of node ids (the open nodes of a tree), canonical, deduplicated, capped."""
     found: dict[str, None] = {}
@@ -87,19 +79,8 @@ def _ids(raw: str | None) -> list[str]:
     return list(found)[:MAX_OPEN]
 
 
-def _shown(status: int) -> int:
-    """A refused change is shown as an ordinary page (200) with the API's detail in an alert, as the
-    products pages do (the browser's console reports every 4xx page load as an error); a role or CSRF
-    refusal keeps its 403."""
-    return 403 if status == 403 else 200
-
-
 def _notice(request: Request) -> str | None:
     return DONE.get(request.query_params.get("done", ""))
-
-
-def _not_found(request: Request, user: SignedIn, errors: list[str]) -> Response:
-    return render(request, "error.html", user=user, status_code=404, title="Not found", message=errors[0])
 
 
 # --- hierarchies -----------------------------------------------------------------------------------------
@@ -107,7 +88,7 @@ def _not_found(request: Request, user: SignedIn, errors: list[str]) -> Response:
 
 @router.get("")
 def hierarchy_list(request: Request, user: UserDep) -> Response:
-    page = _page_number(request.query_params.get("page"))
+    page = page_number(request.query_params.get("page"))
     with reading(request) as session:
         found = HierarchyService(session, user.principal).list_hierarchies(
             None, Paging(PAGE_SIZE, (page - 1) * PAGE_SIZE)
@@ -190,7 +171,7 @@ def create_hierarchy(request: Request, user: EditorDep, form: FormDep) -> Respon
 
     created, errors, status = attempt(work)
     if created is None:
-        return _hierarchy_form(request, user, attributes, errors, _shown(status))
+        return _hierarchy_form(request, user, attributes, errors, shown(status))
     return redirect(f"/admin/hierarchies/{created}?done=created", request)
 
 
@@ -216,7 +197,7 @@ def update_hierarchy(request: Request, hierarchy_id: str, user: EditorDep, form:
 
     updated, errors, status = attempt(work)
     if updated is None:
-        return _hierarchy_form(request, user, attributes, errors, _shown(status), hierarchy_id)
+        return _hierarchy_form(request, user, attributes, errors, shown(status), hierarchy_id)
     return redirect(f"/admin/hierarchies/{updated}?done=saved", request)
 
 
@@ -258,7 +239,7 @@ def _refused_on_list(request: Request, user: SignedIn, errors: list[str], status
     with reading(request) as session:
         found = HierarchyService(session, user.principal).list_hierarchies(None, Paging(PAGE_SIZE, 0))
     more = found.total > PAGE_SIZE
-    return _list_page(request, user, found.items, found.total, 1, more, errors, _shown(status))
+    return _list_page(request, user, found.items, found.total, 1, more, errors, shown(status))
 
 
 # --- the tree --------------------------------------------------------------------------------------------
@@ -310,8 +291,8 @@ def child_items(request: Request, hierarchy_id: str, node_id: str, user: UserDep
 def _branch_items(request: Request, user: SignedIn, hierarchy_id: str, node_id: str | None) -> Response:
     """The <li> items of one page of a parent's children (lazy loading and "Show more")."""
     params = request.query_params
-    level = _number(params.get("level"), 1 if node_id is None else 2, 1, 100_000)
-    offset = _number(params.get("offset"), 0, 0, 10_000)
+    level = number(params.get("level"), 1 if node_id is None else 2, 1, 100_000)
+    offset = number(params.get("offset"), 0, 0, 10_000)
     with reading(request) as session:
         hierarchy = HierarchyService(session, user.principal).get_hierarchy(hierarchy_id)
         branch = TreeService(session, user.principal).branch(hierarchy_id, node_id, level=level, offset=offset)
@@ -360,8 +341,8 @@ def _tree_change(
     result, errors, status = attempt(work)
     if result is None:
         if status == 404:
-            return _not_found(request, user, errors)
-        return _tree_page(request, user, hierarchy_id, open_ids, focus, errors, _shown(status))
+            return not_found(request, user, errors)
+        return _tree_page(request, user, hierarchy_id, open_ids, focus, errors, shown(status))
     changed, revealed = result
     kept = list(dict.fromkeys([*open_ids, *revealed]))[:MAX_OPEN]
     url = url_with(f"/admin/hierarchies/{hierarchy_id}", open=",".join(kept), focus=changed or focus, done=done)
@@ -465,7 +446,7 @@ def _node_url(hierarchy_id: str, node_id: str) -> str:
 
 @router.get("/{hierarchy_id}/nodes/{node_id}")
 def node_page(request: Request, hierarchy_id: str, node_id: str, user: UserDep) -> Response:
-    page = _page_number(request.query_params.get("page"))
+    page = page_number(request.query_params.get("page"))
     return _node_page(request, user, hierarchy_id, node_id, page, [], 200)
 
 
@@ -535,8 +516,8 @@ def _node_change(
     result, errors, status = attempt(work)
     if result is None:
         if status == 404:
-            return _not_found(request, user, errors)
-        return _node_page(request, user, hierarchy_id, node_id, 1, errors, _shown(status))
+            return not_found(request, user, errors)
+        return _node_page(request, user, hierarchy_id, node_id, 1, errors, shown(status))
     return redirect(url_with(_node_url(hierarchy_id, node_id), done=done), request)
 
 

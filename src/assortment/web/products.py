@@ -14,37 +14,34 @@ from assortment.domain.products import ProductService
 from assortment.domain.users import SignedIn
 from assortment.schemas.products import ProductCreateRequest, ProductUpdateRequest
 from assortment.web.core import (
+    MAX_PAGE,
+    PAGE_SIZE,
     EditorDep,
     FormDep,
     UserDep,
     WebRoute,
     attempt,
     form_text,
+    not_found,
+    page_number,
     reading,
     redirect,
     render,
+    shown,
     url_with,
     writing,
 )
 
 router = APIRouter(prefix="/admin/products", include_in_schema=False, route_class=WebRoute)
 
-PAGE_SIZE = 25
-MAX_PAGE = 400  # the API's offset limit (10,000) in pages of 25
 TEXT_FIELDS = ("name", "sku", "slug", "description")
 CHOICES = {"status": ("draft", "live"), "commodity_type": ("physical", "digital")}
-
-
-def _page_number(raw: str | None) -> int:
-    if raw is None or not raw.isascii() or not raw.isdigit():
-        return 1
-    return max(1, min(int(raw), MAX_PAGE))
 
 
 @router.get("")
 def product_list(request: Request, user: UserDep) -> Response:
     text = request.query_params.get("q", "").strip()[:200]
-    page = _page_number(request.query_params.get("page"))
+    page = page_number(request.query_params.get("page"))
     with reading(request) as session:
         items, more = ProductService(session, user.principal).browse(text, PAGE_SIZE, (page - 1) * PAGE_SIZE)
     partial = request.headers.get("hx-request") and request.headers.get("hx-target") == "product-results"
@@ -114,7 +111,7 @@ def create_product(request: Request, user: EditorDep, form: FormDep) -> Response
 
     created, errors, status = attempt(work)
     if created is None:
-        return _form(request, user, None, attributes, errors, _shown(status))
+        return _form(request, user, None, attributes, errors, shown(status))
     return redirect(f"/admin/products/{created}?saved=1", request)
 
 
@@ -160,8 +157,8 @@ def update_product(request: Request, product_id: str, user: EditorDep, form: For
     updated, errors, status = attempt(work)
     if updated is None:
         if status == 404:
-            return _not_found(request, user, errors)
-        return _form(request, user, product_id, attributes, errors, _shown(status))
+            return not_found(request, user, errors)
+        return _form(request, user, product_id, attributes, errors, shown(status))
     return redirect(f"/admin/products/{updated}?saved=1", request)
 
 
@@ -176,13 +173,3 @@ def delete_product(request: Request, product_id: str, user: EditorDep) -> Respon
     if not done:
         return render(request, "error.html", user=user, status_code=status, title="Not deleted", message=errors[0])
     return redirect("/admin/products", request)
-
-
-def _shown(status: int) -> int:
-    """A refused change shows the form again with the API's details as an ordinary page (200); a role or
-    CSRF refusal keeps its 403 (the browser's console reports every 4xx page load as an error)."""
-    return 403 if status == 403 else 200
-
-
-def _not_found(request: Request, user: SignedIn, errors: list[str]) -> Response:
-    return render(request, "error.html", user=user, status_code=404, title="Not found", message=errors[0])
