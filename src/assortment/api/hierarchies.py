@@ -14,6 +14,7 @@ from assortment.api.render import timestamp
 from assortment.api.responses import json_response, no_content
 from assortment.api.schemas_doc import ERRORS
 from assortment.db.models import Hierarchy
+from assortment.domain import events
 from assortment.domain.hierarchies import HierarchyService, NodeView
 from assortment.domain.paging import Page
 from assortment.schemas.hierarchies import (
@@ -109,7 +110,9 @@ def render_node(view: NodeView) -> dict[str, Any]:
 
 
 def _node_document(service: HierarchyService, node: Any) -> dict[str, Any]:
-    return {"data": render_node(service.describe([node])[0])}
+    document = render_node(service.describe([node])[0])
+    events.rendered(service.session, "node", node, document)  # a write's event carries the same document
+    return {"data": document}
 
 
 def _node_list(request: Request, service: HierarchyService, page: Page[Any]) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from assortment.api.render import timestamp
 from assortment.api.responses import json_response, no_content
 from assortment.api.schemas_doc import ERRORS
 from assortment.db.models import Product
+from assortment.domain import events
 from assortment.domain.custom_relationships import relationship_slugs
 from assortment.domain.products import ProductService
 from assortment.schemas.products import (
@@ -79,7 +80,9 @@ def render_product(product: Product, slugs: Sequence[str] = ()) -> dict[str, Any
 @router.post("", status_code=201, responses={201: {"model": ProductDocument}, **ERRORS})
 def create_product(body: ProductCreateRequest, session: SessionDep, principal: AdminDep) -> Response:
     product = ProductService(session, principal).create(body.data.attributes)
-    return json_response({"data": render_products(session, [product])[0]}, status_code=201)
+    document = render_products(session, [product])[0]
+    events.rendered(session, "product", product, document)  # the event carries the same document
+    return json_response({"data": document}, status_code=201)
 
 
 @router.get("", responses={200: {"model": ProductListDocument}, **ERRORS})
@@ -101,7 +104,9 @@ def update_product(
     product_id: str, body: ProductUpdateRequest, session: SessionDep, principal: AdminDep
 ) -> Response:
     product = ProductService(session, principal).update(product_id, body.data.id, body.data.attributes)
-    return json_response({"data": render_products(session, [product])[0]})
+    document = render_products(session, [product])[0]
+    events.rendered(session, "product", product, document)  # the event carries the same document
+    return json_response({"data": document})
 
 
 @router.delete("/{product_id}", status_code=204, responses=ERRORS)

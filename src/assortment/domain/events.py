@@ -1,13 +1,16 @@
 """Events: every change writes one row in the transaction that makes it (the transactional outbox, SPEC §11).
 
-`record` is the one way in. It is called by the domain services after the change is flushed, in the same
-session, so a change that rolls back leaves no event and a committed change always has its event. The
-same call creates one `integration_job` per enabled integration of the entity's owner that observes the
-key, so "enabled at the time of the change" is decided in that transaction too.
+`record` is the one way in, called by the domain services after a change. It notes the event on the
+session; just before that session's transaction commits (a `before_commit` hook) the rows are written in
+it, with one `integration_job` per enabled integration of the entity's owner observing the key. So a change
+that rolls back leaves no event, a committed change always has its event, and "enabled at the time of the
+change" is decided in that transaction.
 
-Payloads are the resource documents as their GET answers them. Rendering lives in the api layer, which
-registers a renderer per entity type (`register_renderer`); without one (e.g. a CLI process that never
-imported the api) the payload is the bare `{"data": {"type", "id"}}`. `*.deleted` carries `{"type", "id"}`.
+Payloads are the resource documents as a GET right after the commit answers them. Rendering lives in the
+api layer, which registers a renderer per entity type (`register_renderer`); a route that rendered the
+entity for its answer hands that document over (`rendered`), so nothing is rendered twice. Without a
+renderer (a CLI process that never imported the api) the payload is `{"data": {"type", "id"}}`; `*.deleted`
+carries `{"type", "id"}`.
 
 The feed's order (SPEC §11.4: a reader following cursors never skips an event whose transaction commits
 late). Events are ordered by `(txid, pk)`:
@@ -17,15 +20,15 @@ late). Events are ordered by `(txid, pk)`:
   order, `txid` is 0, and everything committed can be handed out.
 - PostgreSQL: a sequence is assigned at insert, not at commit, so key 11 can commit (and be read) before key
   10; a reader past 11 would never see 10. Instead each event records its transaction's id
-  (`pg_current_xact_id()`), and the feed hands out only events of transactions below
-  `pg_snapshot_xmin(pg_current_snapshot())`, the oldest transaction still running. Every transaction below
-  that xmin has ended, so all of its events are visible at once, and any transaction that commits later has
-  an id at or above it; ids only grow, so no event can later appear below a cursor already handed out.
-  No lock is shared between writers (a commit-time sequence under a per-database lock would serialise
-  every write); the price is that a long-running transaction holds the feed back (never a loss) — any
-  transaction with an id on the whole server, other databases' included, since ids and snapshots are
-  server-wide — and the order is that of transaction ids, which is commit order for transactions that do
-  not overlap. Webhook deliveries do not wait on this: their jobs are written with the events.
+  (`pg_current_xact_id()`), and the feed hands out only events of transactions below a horizon: the
+  smallest id of the transactions of this database still running (db/repositories/events.py, `horizon`;
+  like `pg_snapshot_xmin` but blind to other databases on the server). Every transaction below it has
+  ended, so all of its events are visible at once, and any transaction that commits later has an id at or
+  above it; ids only grow, so no event can later appear below a cursor already handed out. No lock is shared
+  between writers (a commit-time sequence under a per-database lock would serialise every commit and its
+  WAL flush); the price is that a long-running writing transaction in this database holds the feed back
+  (never a loss), and the order is that of transaction ids, which is commit order for transactions that do
+  not overlap. Webhook deliveries do not wait on it: their jobs are written with the events.
 """
 
 from __future__ import annotations
@@ -35,9 +38,11 @@ import hashlib
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import BigInteger, insert, literal_column, select
+from sqlalchemy import BigInteger, Table, bindparam, insert, literal_column, select
+from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session
 
 from assortment.db import filters as sql_filters
@@ -70,15 +75,39 @@ OBSERVABLE_KEYS = frozenset(
     f"{entity}.{action}" for entity in ENTITY_TYPES for action in ("created", "updated", "deleted")
 )
 
-_INTEGRATIONS = "assortment_event_integrations"  # session.info: enabled integrations per scope, this transaction
+# session.info: the events recorded in this transaction, and documents the routes rendered meanwhile.
+_PENDING = "assortment_pending_events"
+_RENDERED = "assortment_rendered_documents"
 
 # The writing transaction's id as a bigint (xid8 has no direct cast).
 _PG_TXID = literal_column("pg_current_xact_id()::text::bigint", BigInteger)
+# Built once: every commit with events runs them.
+# Core statements on the tables (the ORM's bulk paths cost a tenth of a millisecond more per commit).
+_EVENT_TABLE = cast(Table, Event.__table__)
+_INSERT_PG = insert(_EVENT_TABLE).values(txid=_PG_TXID)
+_INSERT_SQLITE = insert(_EVENT_TABLE).values(txid=literal_column("0", BigInteger))
+_INTEGRATION = cast(Table, Integration.__table__).c
+_ENABLED = select(_INTEGRATION.pk, _INTEGRATION.observes).where(
+    _INTEGRATION.scope_id == bindparam("scope"), _INTEGRATION.enabled.is_(True)
+)
 
 
 def register_renderer(entity_type: str, renderer: Renderer) -> None:
     """The api layer says how a GET renders an entity of this type: `renderer(session, entity)`."""
     _RENDERERS[entity_type] = renderer
+
+
+@dataclass(slots=True)
+class _Pending:
+    event_id: uuid.UUID
+    triggered_by: str
+    entity_type: str
+    entity: Any
+    entity_id: str
+    scope_id: uuid.UUID
+    actor_type: str
+    actor_id: str
+    created_at: datetime
 
 
 def record(
@@ -89,75 +118,110 @@ def record(
     entity_id: Any,
     scope_id: uuid.UUID,
 ) -> uuid.UUID:
-    """Write the event `triggered_by` (`<entity type>.<action>`) about `entity` and the jobs of the
-    integrations that observe it, in the caller's transaction; returns the event's id."""
-    entity_type, _, action = triggered_by.rpartition(".")
-    if action == "deleted":
-        payload: dict[str, Any] = {"type": entity_type, "id": str(entity_id)}
-    else:
-        renderer = _RENDERERS.get(entity_type)
-        payload = (
-            renderer(session, entity) if renderer is not None else {"data": {"type": entity_type, "id": str(entity_id)}}
-        )
+    """Record the event `triggered_by` (`<entity type>.<action>`) about `entity` in the caller's transaction;
+    returns the event's id. The row and the jobs of the integrations observing it are written when the
+    transaction commits (in it, just before), with the payload rendered then: the document as a GET right
+    after the commit returns it, rendered once even when the route rendered it already (`rendered`)."""
+    entity_type, _, _action = triggered_by.rpartition(".")
     event_id = uuid.uuid4()
-    now = utcnow()
-    values: dict[str, Any] = {
-        "id": event_id,
-        "triggered_by": triggered_by,
-        "entity_type": entity_type,
-        "entity_id": str(entity_id),
-        "scope_id": scope_id,
-        "actor_type": principal.actor,
-        "actor_id": str(principal.key_id),
-        "payload": payload,
-        "created_at": now,
-        "txid": _PG_TXID if session.get_bind().dialect.name == "postgresql" else 0,
-    }
-    observers = [pk for pk, observes in _enabled_integrations(session, scope_id) if triggered_by in observes]
-    if not observers:
-        session.execute(insert(Event).values(values))
-        return event_id
-    event_pk = session.execute(insert(Event).values(values).returning(Event.pk)).scalar_one()
-    session.execute(
-        insert(IntegrationJob),
-        [
-            {
-                "id": uuid.uuid4(),
-                "integration_pk": pk,
-                "event_pk": event_pk,
-                "triggered_by": triggered_by,
-                "status": "pending",
-                "attempts": 0,
-                "next_attempt_at": now,
-                "created_at": now,
-                "updated_at": now,
-            }
-            for pk in observers
-        ],
+    pending: list[_Pending] = session.info.setdefault(_PENDING, [])
+    pending.append(
+        _Pending(
+            event_id,
+            triggered_by,
+            entity_type,
+            entity,
+            str(entity_id),
+            scope_id,
+            principal.actor,
+            str(principal.key_id),
+            utcnow(),
+        )
     )
     return event_id
 
 
-def forget_integrations(session: Session) -> None:
-    """Integrations changed in this transaction: read them again for the next event."""
-    session.info.pop(_INTEGRATIONS, None)
+def rendered(session: Session, entity_type: str, entity: Any, document: dict[str, Any]) -> None:
+    """The route rendered `entity` for its answer after its last change: the event can carry that document."""
+    if session.info.get(_PENDING):
+        session.info.setdefault(_RENDERED, {})[(entity_type, id(entity))] = document
+
+
+def _payload(session: Session, event: _Pending) -> dict[str, Any]:
+    if event.triggered_by.endswith(".deleted"):
+        return {"type": event.entity_type, "id": event.entity_id}
+    done = session.info.get(_RENDERED, {}).get((event.entity_type, id(event.entity)))
+    if done is not None:
+        return {"data": done}
+    renderer = _RENDERERS.get(event.entity_type)
+    if renderer is None:
+        return {"data": {"type": event.entity_type, "id": event.entity_id}}
+    return renderer(session, event.entity)
+
+
+@sa_event.listens_for(Session, "before_commit")
+def _write_pending(session: Session) -> None:
+    pending: list[_Pending] | None = session.info.pop(_PENDING, None)
+    if not pending:
+        return
+    session.flush()
+    insert_event = _INSERT_PG if session.get_bind().dialect.name == "postgresql" else _INSERT_SQLITE
+    observers: dict[uuid.UUID, list[tuple[int, list[str]]]] = {}
+    plain: list[dict[str, Any]] = []
+    for event in pending:
+        values = {
+            "id": event.event_id,
+            "triggered_by": event.triggered_by,
+            "entity_type": event.entity_type,
+            "entity_id": event.entity_id,
+            "scope_id": event.scope_id,
+            "actor_type": event.actor_type,
+            "actor_id": event.actor_id,
+            "payload": _payload(session, event),
+            "created_at": event.created_at,
+        }
+        if event.scope_id not in observers:
+            observers[event.scope_id] = _enabled_integrations(session, event.scope_id)
+        watching = [pk for pk, observes in observers[event.scope_id] if event.triggered_by in observes]
+        if not watching:
+            plain.append(values)
+            continue
+        if plain:  # in order: the feed orders a transaction's events by key
+            session.execute(insert_event, plain)
+            plain = []
+        event_pk = session.execute(insert_event.returning(_EVENT_TABLE.c.pk), values).scalar_one()
+        session.execute(
+            insert(IntegrationJob),
+            [
+                {
+                    "id": uuid.uuid4(),
+                    "integration_pk": pk,
+                    "event_pk": event_pk,
+                    "triggered_by": event.triggered_by,
+                    "status": "pending",
+                    "attempts": 0,
+                    "next_attempt_at": event.created_at,
+                    "created_at": event.created_at,
+                    "updated_at": event.created_at,
+                }
+                for pk in watching
+            ],
+        )
+    if len(plain) == 1:
+        session.execute(insert_event, plain[0])
+    elif plain:
+        session.execute(insert_event, plain)
+    session.info.pop(_RENDERED, None)
+
+
+@sa_event.listens_for(Session, "after_rollback")
+def _drop_pending(session: Session) -> None:
+    session.info.pop(_PENDING, None)
+    session.info.pop(_RENDERED, None)
 
 
 def _enabled_integrations(session: Session, scope_id: uuid.UUID) -> list[tuple[int, list[str]]]:
-    transaction = session.get_transaction()
-    kept = session.info.get(_INTEGRATIONS)
-    if kept is None or kept[0] is not transaction:
-        kept = session.info[_INTEGRATIONS] = (transaction, {})
-    cache: dict[uuid.UUID, list[tuple[int, list[str]]]] = kept[1]
-    found = cache.get(scope_id)
-    if found is None:
-        rows = session.execute(
-            select(Integration.pk, Integration.observes).where(
-                Integration.scope_id == scope_id, Integration.enabled.is_(True)
-            )
-        )
-        found = cache[scope_id] = [(pk, list(observes or ())) for pk, observes in rows]
-    return found
+    return [(pk, list(observes or ())) for pk, observes in session.execute(_ENABLED, {"scope": scope_id})]
 
 
 # --- the feed (SPEC §11.4) ------------------------------------------------------------------------------

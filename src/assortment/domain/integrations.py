@@ -178,7 +178,6 @@ class IntegrationService:
         self._event("integration.deleted", integration)
 
     def _event(self, triggered_by: str, integration: Integration) -> None:
-        events.forget_integrations(self.session)
         events.record(self.session, self.principal, triggered_by, integration, integration.id, integration.scope_id)
 
     # --- jobs and logs ------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, literal_column, select, tuple_
+from sqlalchemy import ColumnElement, select, text, tuple_
 from sqlalchemy.orm import Session
 
 from assortment.db.filters import FilterField, Kind, allow
@@ -19,8 +19,13 @@ EVENT_FILTERS: dict[str, FilterField] = {
     "created_at": allow(Event.created_at, Kind.DATETIME, "gt"),
 }
 
-# The oldest transaction still running anywhere: every transaction below it has ended (PostgreSQL).
-_PG_HORIZON = literal_column("pg_snapshot_xmin(pg_current_snapshot())::text::bigint", BigInteger)
+# PostgreSQL: the next transaction id of this statement's snapshot, and the ids of the transactions of this
+# database running while it is read (32-bit, without their epoch).
+_RUNNING = text(
+    "SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint,"
+    " array_agg(backend_xid::text::bigint) FILTER (WHERE backend_xid IS NOT NULL)"
+    " FROM pg_stat_activity WHERE datname = current_database()"
+)
 
 # What the list shows (the payload only on GET /v2/events/{id}).
 _LISTED = (
@@ -46,12 +51,32 @@ def feed(
     """The scope's events in feed order after the cursor position (txid, pk), at most `limit`."""
     query = select(*_LISTED).where(Event.scope_id == scope_id)
     if session.get_bind().dialect.name == "postgresql":
-        query = query.where(Event.txid < _PG_HORIZON)
+        query = query.where(Event.txid < horizon(session))
     if after is not None:
         query = query.where(tuple_(Event.txid, Event.pk) > tuple_(*after))
     if where is not None:
         query = query.where(where)
     return session.execute(query.order_by(Event.txid, Event.pk).limit(limit)).all()
+
+
+def horizon(session: Session) -> int:
+    """PostgreSQL: a transaction id below which every transaction that could write events here has ended.
+
+    One statement takes a snapshot (its xmax: no transaction that starts later gets a smaller id) and then
+    reads which transactions of this database are running (their ids, full-width from the epoch). The
+    answer is the smallest of them. Any smaller id belongs to a transaction that had ended by that read,
+    so the feed query, a later statement with a later snapshot, sees all of its events. Only this
+    database's transactions count: pg_snapshot_xmin would let a long transaction in any database of the
+    server hold the feed back."""
+    next_xid, running = session.execute(_RUNNING).one()
+    epoch = next_xid >> 32
+    smallest = next_xid
+    for xid in running or ():
+        full = (epoch << 32) | xid
+        if full >= next_xid:  # assigned before the epoch turned
+            full -= 1 << 32
+        smallest = min(smallest, full)
+    return int(smallest)
 
 
 def get(session: Session, scope_id: uuid.UUID, event_id: uuid.UUID) -> Event | None:
