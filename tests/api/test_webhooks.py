@@ -67,10 +67,13 @@ def receiver() -> Iterator[Receiver]:
                 status = state.statuses.pop(0) if state.statuses else 200
             if first and state.delay_first:
                 time.sleep(state.delay_first)
-            self.send_response(status)
-            self.send_header("Content-Length", "2")
-            self.end_headers()
-            self.wfile.write(b"ok")
+            try:
+                self.send_response(status)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+            except OSError:  # the sender was killed meanwhile (the kill -9 test)
+                pass
 
         def log_message(self, *_args: Any) -> None:
             pass

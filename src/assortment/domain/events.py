@@ -35,18 +35,19 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import BigInteger, Table, bindparam, insert, literal_column, select
 from sqlalchemy import event as sa_event
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from assortment.db import filters as sql_filters
-from assortment.db.models import Event, Integration, IntegrationJob
+from assortment.db.models import Event
 from assortment.db.repositories import events as repo
 from assortment.db.types import utcnow
 from assortment.domain.filters import Term
@@ -78,18 +79,6 @@ OBSERVABLE_KEYS = frozenset(
 # session.info: the events recorded in this transaction, and documents the routes rendered meanwhile.
 _PENDING = "assortment_pending_events"
 _RENDERED = "assortment_rendered_documents"
-
-# The writing transaction's id as a bigint (xid8 has no direct cast).
-_PG_TXID = literal_column("pg_current_xact_id()::text::bigint", BigInteger)
-# Built once: every commit with events runs them.
-# Core statements on the tables (the ORM's bulk paths cost a tenth of a millisecond more per commit).
-_EVENT_TABLE = cast(Table, Event.__table__)
-_INSERT_PG = insert(_EVENT_TABLE).values(txid=_PG_TXID)
-_INSERT_SQLITE = insert(_EVENT_TABLE).values(txid=literal_column("0", BigInteger))
-_INTEGRATION = cast(Table, Integration.__table__).c
-_ENABLED = select(_INTEGRATION.pk, _INTEGRATION.observes).where(
-    _INTEGRATION.scope_id == bindparam("scope"), _INTEGRATION.enabled.is_(True)
-)
 
 
 def register_renderer(entity_type: str, renderer: Renderer) -> None:
@@ -165,52 +154,21 @@ def _write_pending(session: Session) -> None:
     if not pending:
         return
     session.flush()
-    insert_event = _INSERT_PG if session.get_bind().dialect.name == "postgresql" else _INSERT_SQLITE
-    observers: dict[uuid.UUID, list[tuple[int, list[str]]]] = {}
-    plain: list[dict[str, Any]] = []
-    for event in pending:
-        values = {
-            "id": event.event_id,
-            "triggered_by": event.triggered_by,
-            "entity_type": event.entity_type,
-            "entity_id": event.entity_id,
-            "scope_id": event.scope_id,
-            "actor_type": event.actor_type,
-            "actor_id": event.actor_id,
-            "payload": _payload(session, event),
-            "created_at": event.created_at,
-        }
-        if event.scope_id not in observers:
-            observers[event.scope_id] = _enabled_integrations(session, event.scope_id)
-        watching = [pk for pk, observes in observers[event.scope_id] if event.triggered_by in observes]
-        if not watching:
-            plain.append(values)
-            continue
-        if plain:  # in order: the feed orders a transaction's events by key
-            session.execute(insert_event, plain)
-            plain = []
-        event_pk = session.execute(insert_event.returning(_EVENT_TABLE.c.pk), values).scalar_one()
-        session.execute(
-            insert(IntegrationJob),
-            [
-                {
-                    "id": uuid.uuid4(),
-                    "integration_pk": pk,
-                    "event_pk": event_pk,
-                    "triggered_by": event.triggered_by,
-                    "status": "pending",
-                    "attempts": 0,
-                    "next_attempt_at": event.created_at,
-                    "created_at": event.created_at,
-                    "updated_at": event.created_at,
-                }
-                for pk in watching
-            ],
+    rows = [
+        repo.NewEvent(
+            e.event_id,
+            e.triggered_by,
+            e.entity_type,
+            e.entity_id,
+            e.scope_id,
+            e.actor_type,
+            e.actor_id,
+            json.dumps(_payload(session, e)),
+            e.created_at,
         )
-    if len(plain) == 1:
-        session.execute(insert_event, plain[0])
-    elif plain:
-        session.execute(insert_event, plain)
+        for e in pending
+    ]
+    repo.write_events(session.connection(), rows)
     session.info.pop(_RENDERED, None)
 
 
@@ -218,10 +176,6 @@ def _write_pending(session: Session) -> None:
 def _drop_pending(session: Session) -> None:
     session.info.pop(_PENDING, None)
     session.info.pop(_RENDERED, None)
-
-
-def _enabled_integrations(session: Session, scope_id: uuid.UUID) -> list[tuple[int, list[str]]]:
-    return [(pk, list(observes or ())) for pk, observes in session.execute(_ENABLED, {"scope": scope_id})]
 
 
 # --- the feed (SPEC §11.4) ------------------------------------------------------------------------------

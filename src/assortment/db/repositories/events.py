@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Sequence
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, select, text, tuple_
+from sqlalchemy import ColumnElement, Connection, select, text, tuple_
 from sqlalchemy.orm import Session
 
 from assortment.db.filters import FilterField, Kind, allow
@@ -81,3 +83,87 @@ def horizon(session: Session) -> int:
 
 def get(session: Session, scope_id: uuid.UUID, event_id: uuid.UUID) -> Event | None:
     return session.scalars(select(Event).where(Event.id == event_id, Event.scope_id == scope_id)).first()
+
+
+# --- writing (the outbox) -----------------------------------------------------------------------------------
+# Every commit with a change runs these, so they go straight to the driver: SQLAlchemy's statement and type
+# handling cost more than the statements themselves (a product update is ~4 ms in all).
+
+
+class NewEvent(NamedTuple):
+    id: uuid.UUID
+    triggered_by: str
+    entity_type: str
+    entity_id: str
+    scope_id: uuid.UUID
+    actor_type: str
+    actor_id: str
+    payload: str  # JSON
+    created_at: datetime
+
+
+def write_events(connection: Connection, events: Sequence[NewEvent]) -> None:
+    """Insert the events, in order, and a pending job for each enabled integration of the event's scope that
+    observes its key, in the connection's transaction."""
+    if connection.dialect.name == "postgresql":
+        for event in events:
+            connection.exec_driver_sql(_PG_WRITE, tuple(event))
+    else:
+        _write_sqlite(connection, events)
+
+
+# One statement per event: the event (with its transaction's id) and its jobs.
+_PG_WRITE = (
+    "WITH e AS (INSERT INTO event (id, txid, triggered_by, entity_type, entity_id, scope_id, actor_type,"
+    " actor_id, payload, created_at) VALUES (%s, pg_current_xact_id()::text::bigint, %s, %s, %s, %s, %s, %s,"
+    " %s::jsonb, %s) RETURNING pk, scope_id, triggered_by, created_at)"
+    " INSERT INTO integration_job (id, integration_pk, event_pk, triggered_by, status, attempts,"
+    " next_attempt_at, created_at, updated_at)"
+    " SELECT gen_random_uuid(), i.pk, e.pk, e.triggered_by, 'pending', 0, e.created_at, e.created_at,"
+    " e.created_at FROM e JOIN integration i ON i.scope_id = e.scope_id AND i.enabled"
+    " AND i.observes ? e.triggered_by"
+)
+_SQLITE_EVENT = (
+    "INSERT INTO event (id, txid, triggered_by, entity_type, entity_id, scope_id, actor_type, actor_id,"
+    " payload, created_at) VALUES (?, 0, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_SQLITE_JOB = (
+    "INSERT INTO integration_job (id, integration_pk, event_pk, triggered_by, status, attempts,"
+    " next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, ?, 'pending', 0, ?, ?, ?)"
+)
+_SQLITE_OBSERVERS = "SELECT pk, observes FROM integration WHERE scope_id = ? AND enabled = 1"
+
+
+def _sqlite_time(value: datetime) -> str:
+    """As SQLAlchemy stores UTCDateTime on SQLite: naive UTC text."""
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+
+
+def _write_sqlite(connection: Connection, events: Sequence[NewEvent]) -> None:
+    # Uuid columns hold 32 hex digits on SQLite.
+    observers: dict[uuid.UUID, list[tuple[int, list[str]]]] = {}
+    for event in events:
+        at = _sqlite_time(event.created_at)
+        result = connection.exec_driver_sql(
+            _SQLITE_EVENT,
+            (
+                event.id.hex,
+                event.triggered_by,
+                event.entity_type,
+                event.entity_id,
+                event.scope_id.hex,
+                event.actor_type,
+                event.actor_id,
+                event.payload,
+                at,
+            ),
+        )
+        if event.scope_id not in observers:
+            found = connection.exec_driver_sql(_SQLITE_OBSERVERS, (event.scope_id.hex,)).all()
+            observers[event.scope_id] = [(pk, json.loads(observes)) for pk, observes in found]
+        watching = [pk for pk, observes in observers[event.scope_id] if event.triggered_by in observes]
+        if watching:
+            event_pk = result.lastrowid
+            connection.exec_driver_sql(
+                _SQLITE_JOB, [(uuid.uuid4().hex, pk, event_pk, event.triggered_by, at, at, at) for pk in watching]
+            )
