@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -21,11 +22,17 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import func, select
 
 from assortment.app import create_app
+from assortment.db.engine import begin_write
+from assortment.db.models import Event, IntegrationJob
 from assortment.domain import auth, webhooks
+from assortment.domain.products import ProductService
+from assortment.domain.tenancy import Principal
+from assortment.schemas.products import ProductAttributes
 from tests.conftest import Caller, Database, Keys
-from tests.servers import free_port, running_server_processes
+from tests.servers import assortment_executable, free_port, running_server_processes
 from tests.trees import make_product
 
 SECRET = "whsec_" + base64.b64encode(b"a signing key of thirty-two bytes").decode()
@@ -404,3 +411,75 @@ def test_the_readme_receiver_verifies_real_deliveries(delivering: Keys, tmp_path
         output, _ = process.communicate(timeout=10)
     event = api.get("/v2/events?filter=eq(triggered_by,product.created)").json()["data"][0]
     assert f"{event['id']} product.created 1" in output
+
+
+def test_two_servers_and_a_worker_deliver_a_thousand_events_once_each(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL (SQLite is one host's, serialised): every event delivered, none to two loops at once."""
+    if db.name != "postgresql":
+        pytest.skip("several delivering processes on one database: PostgreSQL")
+    spans: list[tuple[str, float, float]] = []
+    lock = threading.Lock()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            started = time.monotonic()
+            body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
+            time.sleep(0.002)
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            with lock:
+                spans.append((body["id"], started, time.monotonic()))
+
+        def log_message(self, *_args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("ASSORTMENT_WEBHOOK_ALLOW_PRIVATE_URLS", "true")
+    monkeypatch.setenv("ASSORTMENT_DATABASE_URL", db.settings.database_url)
+    worker = subprocess.Popen([assortment_executable(), "worker"], stderr=subprocess.DEVNULL)
+    try:
+        with running_server_processes(db.settings.database_url, count=2) as servers:
+            token = _server_token(db, servers[0].url)
+            data = {
+                "type": "integration",
+                "name": "many",
+                "integration_type": "webhook",
+                "enabled": True,
+                "observes": ["product.created"],
+                "configuration": {"url": f"http://127.0.0.1:{server.server_address[1]}/", "secret_key": SECRET},
+            }
+            _post(servers[0].url, token, "/v2/integrations", data)
+            with db.sessions() as session:
+                store = auth.default_store(session).id
+            with db.sessions() as session:
+                begin_write(session)
+                principal = Principal(key_id=uuid.uuid4(), store_id=store, grant="client_credentials")
+                service = ProductService(session, principal)
+                for i in range(1000):
+                    attributes = {"name": f"P{i}", "sku": f"P-{i}", "commodity_type": "physical"}
+                    service.create(ProductAttributes.model_validate(attributes))
+                session.commit()
+            deadline = time.monotonic() + 120
+            while len(spans) < 1000 and time.monotonic() < deadline:
+                time.sleep(0.2)
+            time.sleep(1.0)  # anything delivered twice would arrive now
+    finally:
+        worker.terminate()
+        worker.wait(timeout=20)
+        server.shutdown()
+        server.server_close()
+    with db.sessions() as session:
+        expected = {str(i) for i in session.scalars(select(Event.id).where(Event.triggered_by == "product.created"))}
+        statuses = dict(
+            session.execute(select(IntegrationJob.status, func.count()).group_by(IntegrationJob.status)).all()
+        )
+    delivered = [event_id for event_id, _, _ in spans]
+    assert len(expected) == 1000
+    assert set(delivered) == expected, f"{len(expected - set(delivered))} events lost"
+    assert len(delivered) == 1000, "an event was delivered twice"
+    assert statuses == {"succeeded": 1000}
