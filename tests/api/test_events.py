@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import update
+
+from assortment.db.models import Event
+from assortment.db.types import utcnow
+from assortment.domain import webhooks
 from tests.catalogs import link, make_catalog, publish
-from tests.conftest import Caller, Keys
+from tests.conftest import Caller, Database, Keys
 from tests.helpers import errors_of, product_body
 from tests.trees import make_hierarchy, make_node, make_product, node_url, refs
 
@@ -153,3 +159,13 @@ def test_events_belong_to_their_owner(keys: Keys, api: Caller) -> None:
     assert api.get("/v2/events/not-an-id").status_code == 404
     implicit = keys.caller(grant="implicit")
     assert implicit.get("/v2/events").status_code == 403
+
+
+def test_events_older_than_the_retention_are_purged(db: Database, api: Caller) -> None:
+    old = make_product(api, name="Old", sku="O-1")["id"]
+    new = make_product(api, name="New", sku="N-1")["id"]
+    with db.sessions.begin() as session:
+        session.execute(update(Event).where(Event.entity_id == old).values(created_at=utcnow() - timedelta(days=31)))
+    assert webhooks.purge_old_events(db.sessions, db.settings) == 1
+    assert [e["attributes"]["entity_id"] for e in feed(api)] == [new]
+    assert webhooks.purge_old_events(db.sessions, db.settings) == 0

@@ -483,3 +483,34 @@ def test_two_servers_and_a_worker_deliver_a_thousand_events_once_each(
     assert set(delivered) == expected, f"{len(expected - set(delivered))} events lost"
     assert len(delivered) == 1000, "an event was delivered twice"
     assert statuses == {"succeeded": 1000}
+
+
+def test_metrics_count_attempts_and_pending_jobs(delivering: Keys, receiver: Receiver) -> None:
+    from prometheus_client import REGISTRY
+
+    def sample(name: str, **labels: str) -> float:
+        return REGISTRY.get_sample_value(name, labels) or 0.0
+
+    succeeded = sample("assortment_webhook_deliveries_total", outcome="succeeded")
+    failed = sample("assortment_webhook_deliveries_total", outcome="failed")
+    receiver.statuses = [500] + [503] * 1000
+    api = delivering.caller()
+    hook(api, receiver.url)
+    make_product(api, name="Shirt", sku="S-1")
+    receiver.wait_for(2)
+    deadline = time.monotonic() + 10
+    while sample("assortment_webhook_pending_jobs") < 1 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert sample("assortment_webhook_pending_jobs") == 1
+    assert sample("assortment_webhook_deliveries_total", outcome="failed") - failed >= 2
+    receiver.statuses = []
+    receiver.wait_for(len(receiver.received) + 1)
+    deadline = time.monotonic() + 10
+    while (
+        sample("assortment_webhook_deliveries_total", outcome="succeeded") == succeeded and time.monotonic() < deadline
+    ):
+        time.sleep(0.05)
+    assert sample("assortment_webhook_deliveries_total", outcome="succeeded") - succeeded == 1
+    while sample("assortment_webhook_pending_jobs") > 0 and time.monotonic() < deadline + 10:
+        time.sleep(0.1)
+    assert sample("assortment_webhook_pending_jobs") == 0

@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from assortment.config import Settings
 from assortment.db.engine import begin_write
 from assortment.db.models import IntegrationJob, IntegrationLog
+from assortment.db.repositories import events as event_repo
 from assortment.db.repositories import integrations as repo
 from assortment.db.types import utcnow
 from assortment.domain.integrations import check_target
@@ -46,6 +47,8 @@ BATCH = 32
 POLL_SECONDS = 0.2
 RESPONSE_BODY_KEPT = 1024
 PENDING_EVERY_SECONDS = 2.0
+PURGE_EVERY_SECONDS = 600.0
+PURGE_BATCH = 5000
 
 
 @dataclass(frozen=True)
@@ -228,6 +231,20 @@ def finish(sessions: sessionmaker[Session], settings: Settings, results: list[tu
         WEBHOOK_DELIVERIES.labels("succeeded" if outcome.succeeded else "failed").inc()
 
 
+def purge_old_events(sessions: sessionmaker[Session], settings: Settings) -> int:
+    """Delete the events older than ASSORTMENT_EVENT_RETENTION_DAYS (SPEC §11.4), in short transactions."""
+    before = utcnow() - timedelta(days=settings.event_retention_days)
+    deleted = 0
+    while True:
+        with sessions() as session:
+            begin_write(session)
+            count = event_repo.delete_older_than(session, before, PURGE_BATCH)
+            session.commit()
+        deleted += count
+        if count < PURGE_BATCH:
+            return deleted
+
+
 class DeliveryLoop:
     """Delivers due jobs until stopped: a thread in every `serve` process, the whole of `assortment worker`."""
 
@@ -239,6 +256,7 @@ class DeliveryLoop:
         self._thread: threading.Thread | None = None
         self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="webhook")
         self._pending_at = 0.0
+        self._purged_at = time.monotonic() - PURGE_EVERY_SECONDS * random.random()  # not all at once
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self.run, name="webhook-delivery", daemon=True)
@@ -267,6 +285,9 @@ class DeliveryLoop:
             self._pending_at = time.monotonic()
             with self.sessions() as session:
                 WEBHOOK_PENDING.set(repo.pending_count(session))
+        if time.monotonic() - self._purged_at >= PURGE_EVERY_SECONDS:
+            self._purged_at = time.monotonic()
+            purge_old_events(self.sessions, self.settings)
         claimed = claim_due(self.sessions, lease_seconds=self.settings.webhook_lease_seconds)
         if not claimed:
             return False

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, Connection, select, text, tuple_
+from sqlalchemy import ColumnElement, Connection, delete, select, text, tuple_
 from sqlalchemy.orm import Session
 
 from assortment.db.filters import FilterField, Kind, allow
@@ -79,6 +79,15 @@ def horizon(session: Session) -> int:
             full -= 1 << 32
         smallest = min(smallest, full)
     return int(smallest)
+
+
+def delete_older_than(session: Session, before: datetime, limit: int) -> int:
+    """Delete up to `limit` of the oldest events created before `before` (their jobs and logs go with them)."""
+    doomed = select(Event.pk).where(Event.created_at < before).order_by(Event.created_at).limit(limit)
+    pks = list(session.scalars(doomed))
+    if pks:
+        session.execute(delete(Event).where(Event.pk.in_(pks)))
+    return len(pks)
 
 
 def get(session: Session, scope_id: uuid.UUID, event_id: uuid.UUID) -> Event | None:
