@@ -13,6 +13,7 @@ from assortment.domain import webhooks
 from tests.catalogs import link, make_catalog, publish
 from tests.conftest import Caller, Database, Keys
 from tests.helpers import errors_of, product_body
+from tests.relationships import associate, dissociate, make_definition
 from tests.trees import make_hierarchy, make_node, make_product, node_url, refs
 
 
@@ -169,3 +170,65 @@ def test_events_older_than_the_retention_are_purged(db: Database, api: Caller) -
     assert webhooks.purge_old_events(db.sessions, db.settings) == 1
     assert [e["attributes"]["entity_id"] for e in feed(api)] == [new]
     assert webhooks.purge_old_events(db.sessions, db.settings) == 0
+
+
+def _created(response: Any) -> dict[str, Any]:
+    assert response.status_code == 201, response.text
+    data: dict[str, Any] = response.json()["data"]
+    return data
+
+
+def _last_payload(api: Caller, entity_id: str) -> tuple[str, Any]:
+    [*_, event] = feed(api, filter=f"eq(entity_id,{entity_id})")
+    return event["attributes"]["triggered_by"], payload(api, event)
+
+
+def test_relationships_rules_currencies_pricebooks_and_prices_raise_events(api: Caller) -> None:
+    source = make_product(api, name="S", sku="S-1")["id"]
+    target = make_product(api, name="T", sku="T-1")["id"]
+    definition = make_definition(api, "pairs", bi_directional=True)
+    slug = definition["attributes"]["slug"]
+    assert _last_payload(api, definition["id"]) == ("custom-relationship.created", {"data": definition})
+    associate(api, source, slug, [target])
+    for product in (source, target):  # the target gained the reverse association
+        key, document = _last_payload(api, product)
+        assert (key, document) == ("product.updated", api.get(f"/pcm/products/{product}").json())
+    assert dissociate(api, source, slug, [target]).status_code in (200, 204)
+    assert _last_payload(api, target)[0] == "product.updated"
+
+    hid = make_hierarchy(api)["id"]
+    catalog = make_catalog(api, [hid])
+    rule = _created(
+        api.post(
+            "/pcm/catalogs/rules",
+            json={"data": {"type": "catalog_rule", "attributes": {"name": "r", "catalog_id": catalog["id"]}}},
+        )
+    )
+    assert _last_payload(api, rule["id"]) == ("catalog-rule.created", {"data": rule})
+    assert api.delete(f"/pcm/catalogs/rules/{rule['id']}").status_code == 204
+    assert _last_payload(api, rule["id"]) == ("catalog-rule.deleted", {"type": "catalog-rule", "id": rule["id"]})
+
+    book = _created(api.post("/pcm/pricebooks", json={"data": {"type": "pricebook", "attributes": {"name": "b"}}}))
+    assert _last_payload(api, book["id"]) == ("pricebook.created", {"data": book})
+    price = _created(
+        api.post(
+            f"/pcm/pricebooks/{book['id']}/prices",
+            json={
+                "data": {"type": "product-price", "attributes": {"sku": "S-1", "currencies": {"USD": {"amount": 5}}}}
+            },
+        )
+    )
+    assert _last_payload(api, price["id"]) == ("price.created", {"data": price})
+    currency = {
+        "type": "currency",
+        "code": "EUR",
+        "format": "€{price}",
+        "decimal_point": ",",
+        "thousand_separator": ".",
+        "decimal_places": 2,
+        "exchange_rate": 1,
+        "default": False,
+        "enabled": True,
+    }
+    made = _created(api.post("/v2/currencies", json={"data": currency}))
+    assert _last_payload(api, made["id"]) == ("currency.created", {"data": made})

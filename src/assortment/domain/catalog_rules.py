@@ -16,6 +16,7 @@ from assortment.db.filters import FilterField, Kind, allow, parse_instant
 from assortment.db.models import ORGANIZATION_SCOPE, Catalog, CatalogRule, Release
 from assortment.db.repositories.common import paginate
 from assortment.db.types import utcnow
+from assortment.domain import events
 from assortment.domain.catalogs import CatalogService, check_pricebooks
 from assortment.domain.filters import Term
 from assortment.domain.paging import Page, Paging
@@ -174,6 +175,7 @@ class CatalogRuleService:
         self._apply(rule, attributes)
         self.session.add(rule)
         self.session.flush()
+        events.record(self.session, self.principal, "catalog-rule.created", (self, rule), rule.id, rule.scope_id)
         return rule
 
     def update(self, rule_id: str, body_id: str | None, attributes: RuleAttributes) -> CatalogRule:
@@ -195,6 +197,7 @@ class CatalogRuleService:
         self._apply(rule, attributes)
         rule.updated_at = utcnow()
         self.session.flush()
+        events.record(self.session, self.principal, "catalog-rule.updated", (self, rule), rule.id, rule.scope_id)
         return rule
 
     def delete(self, rule_id: str) -> None:
@@ -202,6 +205,7 @@ class CatalogRuleService:
         self.principal.check_can_modify(rule.scope_id)
         self.session.delete(rule)
         self.session.flush()
+        events.record(self.session, self.principal, "catalog-rule.deleted", None, rule.id, rule.scope_id)
 
     @staticmethod
     def _apply(rule: CatalogRule, attributes: RuleAttributes) -> None:

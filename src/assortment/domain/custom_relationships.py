@@ -25,6 +25,7 @@ from assortment.db.repositories import custom_relationships as repo
 from assortment.db.repositories import products as product_repo
 from assortment.db.repositories.common import is_contention
 from assortment.db.types import utcnow
+from assortment.domain import events
 from assortment.domain import relationship_rules as rules
 from assortment.domain.filters import Term
 from assortment.domain.paging import Page, Paging
@@ -102,6 +103,7 @@ class CustomRelationshipService:
             raise ValidationFailed(
                 f"data.attributes.slug: {slug} is already used by another custom relationship"
             ) from exc
+        self._event("custom-relationship.created", definition)
         return definition
 
     def update_definition(
@@ -141,6 +143,7 @@ class CustomRelationshipService:
         if changed:
             definition.updated_at = utcnow()
             self.session.flush()
+            self._event("custom-relationship.updated", definition)
         return definition
 
     def delete_definition(self, slug: str) -> None:
@@ -153,6 +156,7 @@ class CustomRelationshipService:
             repo.delete_definition(self.session, definition)
         except IntegrityError as exc:  # attached by a concurrent request after all
             raise BadRequest(IN_USE) from exc
+        self._event("custom-relationship.deleted", definition)
 
     # --- attaching definitions to products ---
 
@@ -185,6 +189,7 @@ class CustomRelationshipService:
             for relationship_pk in adding:
                 repo.attach(self.session, [product.pk], relationship_pk, now)
             self.session.flush()
+        self._event("product.updated", product)
         return product
 
     def detach(self, product_id: str, slugs: Sequence[str]) -> None:
@@ -201,6 +206,7 @@ class CustomRelationshipService:
                 repo.delete_edges(self.session, product.pk, [definition.pk], None, both_ways=definition.bi_directional)
             repo.detach(self.session, product.pk, [d.pk for d in found.values()])
             self.session.flush()
+        self._event("product.updated", product)
 
     # --- associations ---
 
@@ -255,6 +261,12 @@ class CustomRelationshipService:
         now = utcnow()
         with self._conflicts():
             self._write_plan(source, definition, plan, facts, sort_orders, not source_slots[0], now)
+        self._event("product.updated", source)
+        if bi:  # the targets gained the reverse association
+            gained = set(plan.new_targets)
+            for target in candidates.values():
+                if target.pk in gained:
+                    self._event("product.updated", target)
         return AssociationOutcome(plan.associated, plan.not_associated, now)
 
     def _write_plan(
@@ -302,6 +314,13 @@ class CustomRelationshipService:
         with self._conflicts():
             repo.delete_edges(self.session, source.pk, [definition.pk], targets, both_ways=definition.bi_directional)
             self.session.flush()
+        self._event("product.updated", source)
+        if definition.bi_directional and targets:  # the targets lost the reverse association
+            for target in self.session.scalars(select(Product).where(Product.pk.in_(targets))):
+                self._event("product.updated", target)
+
+    def _event(self, triggered_by: str, entity: CustomRelationship | Product) -> None:
+        events.record(self.session, self.principal, triggered_by, entity, entity.id, entity.scope_id)
 
     def related(self, product_id: str, slug: str, paging: Paging) -> Page[tuple[Association, Product]]:
         product = ProductService(self.session, self.principal).get(product_id)

@@ -16,7 +16,7 @@ from assortment.db.models import Currency, Price, Pricebook
 from assortment.db.repositories.common import paginate
 from assortment.db.repositories.products import external_ref_digest as digest
 from assortment.db.types import utcnow
-from assortment.domain import price_rules
+from assortment.domain import events, price_rules
 from assortment.domain.filters import Term
 from assortment.domain.paging import Page, Paging
 from assortment.domain.products import parse_id
@@ -191,6 +191,7 @@ class CurrencyService:
                 self.session.flush()
         except IntegrityError as exc:
             raise BadRequest("the currency code is already configured", title="Currency already exists") from exc
+        events.record(self.session, self.principal, "currency.created", currency, currency.id, currency.scope_id)
         return currency
 
     def update(self, currency_id: str, values: dict[str, Any]) -> Currency:
@@ -213,6 +214,7 @@ class CurrencyService:
         self._assign(currency, values)
         currency.updated_at = utcnow()
         self.session.flush()
+        events.record(self.session, self.principal, "currency.updated", currency, currency.id, currency.scope_id)
         return currency
 
     def delete(self, currency_id: str) -> None:
@@ -222,6 +224,7 @@ class CurrencyService:
             raise ValidationFailed("the default currency cannot be deleted")
         self.session.delete(currency)
         self.session.flush()
+        events.record(self.session, self.principal, "currency.deleted", None, currency.id, currency.scope_id)
 
     @staticmethod
     def _check_default_rules(default: bool, enabled: bool, current: Currency | None) -> None:
@@ -276,6 +279,7 @@ class PricebookService:
         self._assign(book, attributes)
         self.session.add(book)
         self._flush_unique(book)
+        events.record(self.session, self.principal, "pricebook.created", book, book.id, book.scope_id)
         return book
 
     def update(self, pricebook_id: str, body_id: Any, attributes: dict[str, Any]) -> Pricebook:
@@ -294,6 +298,7 @@ class PricebookService:
         self._assign(book, attributes)
         book.updated_at = utcnow()
         self._flush_unique(book)
+        events.record(self.session, self.principal, "pricebook.updated", book, book.id, book.scope_id)
         return book
 
     def delete(self, pricebook_id: str) -> None:
@@ -302,6 +307,7 @@ class PricebookService:
         self.session.execute(delete(Price).where(Price.pricebook_pk == book.pk))
         self.session.delete(book)
         self.session.flush()
+        events.record(self.session, self.principal, "pricebook.deleted", None, book.id, book.scope_id)
 
     @staticmethod
     def _assign(book: Pricebook, attributes: dict[str, Any]) -> None:
@@ -401,10 +407,11 @@ class PriceService:
         _assign_price(price, values)
         self.session.add(price)
         self._flush_unique(price)
+        events.record(self.session, self.principal, "price.created", (price, book), price.id, book.scope_id)
         return price
 
     def update(self, pricebook_id: str, price_id: str, body_id: Any, attributes: dict[str, Any]) -> Price:
-        self._book(pricebook_id, writing=True)
+        book = self._book(pricebook_id, writing=True)
         price = self.get(pricebook_id, price_id)
         if body_id != price_id:
             raise ValidationFailed("data.id: must match the price id in the path")
@@ -414,12 +421,15 @@ class PriceService:
         _assign_price(price, values)
         price.updated_at = utcnow()
         self._flush_unique(price)
+        events.record(self.session, self.principal, "price.updated", (price, book), price.id, book.scope_id)
         return price
 
     def delete(self, pricebook_id: str, price_id: str) -> None:
-        self._book(pricebook_id, writing=True)
-        self.session.delete(self.get(pricebook_id, price_id))
+        book = self._book(pricebook_id, writing=True)
+        price = self.get(pricebook_id, price_id)
+        self.session.delete(price)
         self.session.flush()
+        events.record(self.session, self.principal, "price.deleted", None, price.id, book.scope_id)
 
     def _flush_unique(self, price: Price) -> None:
         same = Price.sku == price.sku
