@@ -232,3 +232,22 @@ def test_relationships_rules_currencies_pricebooks_and_prices_raise_events(api: 
     }
     made = _created(api.post("/v2/currencies", json={"data": currency}))
     assert _last_payload(api, made["id"]) == ("currency.created", {"data": made})
+
+
+def test_a_duplicate_job_raises_hierarchy_created_and_node_created_per_node(api: Caller) -> None:
+    hid = make_hierarchy(api, name="Original")["id"]
+    parent = make_node(api, hid, "A")["id"]
+    make_node(api, hid, "B", parent=parent)
+    job = api.post(
+        f"/pcm/hierarchies/{hid}/duplicate_job", json={"data": {"type": "hierarchy", "attributes": {"name": "Copy"}}}
+    )
+    assert job.status_code == 201, job.text
+    copy = api.get(f"/pcm/jobs/{job.json()['data']['id']}").json()["data"]["meta"]["hierarchy_id"]
+    copied = [e["id"] for e in api.get(f"/pcm/hierarchies/{copy}/nodes").json()["data"]]
+    events = feed(api)[-3:]
+    assert keys_of(events)[0] == ("hierarchy.created", copy)
+    assert sorted(keys_of(events)[1:]) == sorted(("node.created", n) for n in copied)
+    assert payload(api, events[0]) == api.get(f"/pcm/hierarchies/{copy}").json()
+    node_event = events[1]
+    node_id = node_event["attributes"]["entity_id"]
+    assert payload(api, node_event) == api.get(f"/pcm/hierarchies/{copy}/nodes/{node_id}").json()

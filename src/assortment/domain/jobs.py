@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from assortment.db.models import Hierarchy, Job
+from assortment.db.models import Hierarchy, Job, Node
 from assortment.db.repositories import tree_copy
 from assortment.db.repositories.common import paginate
 from assortment.db.types import utcnow
+from assortment.domain import events
 from assortment.domain.hierarchies import HierarchyService
 from assortment.domain.paging import Page, Paging
 from assortment.domain.products import parse_id
@@ -53,6 +54,10 @@ class JobService:
         copied = tree_copy.copy_tree(
             self.session, source, copy, include_products=attributes.include_products, now=started
         )
+        scope = copy.scope_id
+        events.record(self.session, self.principal, "hierarchy.created", copy, copy.id, scope)
+        for node in self.session.scalars(select(Node).where(Node.hierarchy_pk == copy.pk).order_by(Node.pk)):
+            events.record(self.session, self.principal, "node.created", node, node.id, scope)
         finished = utcnow()
         job = Job(
             id=uuid.uuid4(),
