@@ -251,3 +251,22 @@ def test_a_duplicate_job_raises_hierarchy_created_and_node_created_per_node(api:
     node_event = events[1]
     node_id = node_event["attributes"]["entity_id"]
     assert payload(api, node_event) == api.get(f"/pcm/hierarchies/{copy}/nodes/{node_id}").json()
+
+
+def test_v2_link_changes_raise_product_updated_for_the_parent(db: Database, api: Caller) -> None:
+    from tests.api.test_v2_product_relationships import by_ids, create, make_kind
+    from tests.api.test_v2_product_relationships import make_product as make_v2_product
+
+    parent = make_v2_product(api, db, "Parent", "PA")
+    child = make_v2_product(api, db, "Child", "CH")
+    kind = make_kind(api, db, "CRP_v2pairs")
+    link = create(api, by_ids(kind, parent, child))
+    assert keys_of(feed(api, filter=f"eq(entity_id,{parent.id})"))[-1] == ("product.updated", parent.id)
+    link_id = link["product_relationship"]["id"] if "product_relationship" in link else link["id"]
+    changed = api.put(f"/api/v2/product_relationships/{link_id}", json={"product_relationship": {"sort_order": 3}})
+    assert changed.status_code == 200, changed.text
+    updates = [k for k in keys_of(feed(api, filter=f"eq(entity_id,{parent.id})")) if k[0] == "product.updated"]
+    assert len(updates) == 2
+    assert api.delete(f"/api/v2/product_relationships/{link_id}").status_code in (200, 204)
+    updates = [k for k in keys_of(feed(api, filter=f"eq(entity_id,{parent.id})")) if k[0] == "product.updated"]
+    assert len(updates) == 3

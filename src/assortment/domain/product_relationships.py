@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from assortment.db.models import Association, CustomRelationship, Product
 from assortment.db.repositories import product_relationships as repo
 from assortment.db.types import utcnow
+from assortment.domain import events
 from assortment.domain import relationship_rules as rules
 from assortment.domain.custom_relationships import CustomRelationshipService
 from assortment.domain.tenancy import Principal
@@ -200,6 +201,7 @@ class ProductRelationshipService:
             repo.set_sort_order(self.session, edge, request.sort_order, now)
         self.session.flush()
         self.session.refresh(edge)
+        events.record(self.session, self.principal, "product.updated", parent, parent.id, parent.scope_id)
         return edge
 
     def delete(self, pk: int) -> None:
