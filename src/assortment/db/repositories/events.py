@@ -52,12 +52,17 @@ def feed(
 ) -> Sequence[Any]:
     """The scope's events in feed order after the cursor position (txid, pk), at most `limit`."""
     query = select(*_LISTED).where(Event.scope_id == scope_id)
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.where(Event.txid < horizon(session))
-    if after is not None:
-        query = query.where(tuple_(Event.txid, Event.pk) > tuple_(*after))
     if where is not None:
         query = query.where(where)
+    if session.get_bind().dialect.name != "postgresql":
+        # Writers are serialised: the key alone is commit order (txid may hold the ids of a PostgreSQL
+        # database the rows were copied from).
+        if after is not None:
+            query = query.where(Event.pk > after[1])
+        return session.execute(query.order_by(Event.pk).limit(limit)).all()
+    query = query.where(Event.txid < horizon(session))
+    if after is not None:
+        query = query.where(tuple_(Event.txid, Event.pk) > tuple_(*after))
     return session.execute(query.order_by(Event.txid, Event.pk).limit(limit)).all()
 
 
