@@ -239,13 +239,24 @@
     } else if (select.value) {
       url.searchParams.set("selected", select.value);
     }
+    // Until the list has arrived the choice cannot be made (nor sent): a choice made before would be
+    // replaced by the loaded list's selection.
+    const submit = dialog.querySelector('button[type="submit"]');
     select.setAttribute("aria-busy", "true");
+    select.disabled = true;
+    if (submit) {
+      submit.disabled = true;
+    }
     try {
       select.innerHTML = await fetchHtml(url.toString());
     } catch (error) {
       showProblem(`The list of nodes could not be loaded (${error.message}).`);
     } finally {
       select.removeAttribute("aria-busy");
+      select.disabled = false;
+      if (submit) {
+        submit.disabled = false;
+      }
     }
   }
 
