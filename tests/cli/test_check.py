@@ -117,13 +117,15 @@ def without_index(db: Database, name: str) -> Iterator[None]:
     """Drop one of node's unique indexes for the block; the block must undo its duplicates before leaving."""
     (index,) = [i for i in Base.metadata.tables["node"].indexes if i.name == name]
     assert isinstance(index, Index)
-    with db.engine.begin() as connection:
-        index.drop(connection)
-    try:
-        yield
-    finally:
-        with db.engine.begin() as connection:
-            index.create(connection)
+    # One connection for both: it saw its own DROP, whatever snapshot another pooled connection keeps.
+    with db.engine.connect() as connection:
+        with connection.begin():
+            index.drop(connection)
+        try:
+            yield
+        finally:
+            with connection.begin():
+                index.create(connection)
 
 
 def insert_orphan_link(db: Database, node_pk: int, product_pk: int) -> None:
