@@ -85,6 +85,17 @@ def create_store(session: Session, name: str) -> Store:
     return store
 
 
+def resolve_owner(session: Session, *, store_id: uuid.UUID | None, organization: bool) -> uuid.UUID | None:
+    """The store a new key or user belongs to (None: the organization); without either, the default store."""
+    if organization:
+        return None
+    if store_id is not None:
+        if session.get(Store, store_id) is None:
+            raise NotFound(f"store {store_id} does not exist")
+        return store_id
+    return default_store(session).id
+
+
 def create_key(
     session: Session, name: str, *, store_id: uuid.UUID | None = None, organization: bool = False
 ) -> IssuedKey:
@@ -94,15 +105,7 @@ def create_key(
     name = name.strip()
     if not name:
         raise ValidationFailed("name can not be empty")
-    owner_store: uuid.UUID | None
-    if organization:
-        owner_store = None
-    elif store_id is not None:
-        if session.get(Store, store_id) is None:
-            raise NotFound(f"store {store_id} does not exist")
-        owner_store = store_id
-    else:
-        owner_store = default_store(session).id
+    owner_store = resolve_owner(session, store_id=store_id, organization=organization)
     client_id = secrets.token_hex(20)
     client_secret = secrets.token_urlsafe(32)
     session.add(

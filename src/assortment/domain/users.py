@@ -20,9 +20,9 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from assortment.db.models import SignInFailure, Store, User, UserSession
+from assortment.db.models import SignInFailure, User, UserSession
 from assortment.db.types import utcnow
-from assortment.domain.auth import default_store
+from assortment.domain.auth import resolve_owner
 from assortment.domain.tenancy import Principal
 from assortment.errors import Forbidden, NotFound, Unauthenticated, ValidationFailed
 
@@ -111,15 +111,7 @@ def create_user(
         raise ValidationFailed(f"role: must be one of {', '.join(ROLES)}")
     address = normalise_email(email)
     password_hash = hash_password(password)
-    owner_store: uuid.UUID | None
-    if organization:
-        owner_store = None
-    elif store_id is not None:
-        if session.get(Store, store_id) is None:
-            raise NotFound(f"store {store_id} does not exist")
-        owner_store = store_id
-    else:
-        owner_store = default_store(session).id
+    owner_store = resolve_owner(session, store_id=store_id, organization=organization)
     user = User(id=uuid.uuid4(), email=address, password_hash=password_hash, role=role, store_id=owner_store)
     try:
         with session.begin_nested():
