@@ -23,8 +23,9 @@ from assortment.domain import events
 from assortment.domain.catalogs import CatalogService
 from assortment.domain.filters import Term
 from assortment.domain.paging import Page, Paging
-from assortment.domain.price_rules import DEFAULT_CURRENCY, CurrencyFormat, next_boundary, price_fields
+from assortment.domain.price_rules import DEFAULT_CURRENCY, CurrencyFormat, price_fields
 from assortment.domain.products import parse_id
+from assortment.domain.release_render import RowRenderer
 from assortment.domain.tenancy import Principal
 from assortment.errors import NotFound
 
@@ -118,18 +119,6 @@ def render_product_row(
     return orjson.dumps(parsed)
 
 
-def price_changes_at(rows: Sequence[tuple[bytes, bytes | None, bool]], now: datetime) -> datetime | None:
-    """The next instant at which one of these products' active sale may change."""
-    boundaries = [
-        moment
-        for _, price, _ in rows
-        if price is not None
-        for moment in [next_boundary(orjson.loads(price).get("sales"), now)]
-        if moment is not None
-    ]
-    return min(boundaries) if boundaries else None
-
-
 @dataclass
 class ReleaseService:
     session: Session
@@ -147,16 +136,14 @@ class ReleaseService:
         return self._rendered(ref, rows, total, paging)
 
     def _rendered(self, ref: ReleaseRef, rows: Sequence[Any], total: int, paging: Paging) -> Page[bytes]:
-        pricing = self.pricing(ref)
-        typed = [(row[0], row[1], bool(row[2])) for row in rows]
-        prices = [None if price is None else orjson.loads(price) for _, price, _ in typed]  # decoded once
-        boundaries = [next_boundary(p.get("sales"), pricing.now) for p in prices if p is not None]
-        self.valid_until = min((b for b in boundaries if b is not None), default=None)
-        items = [
-            render_product_row(doc, price, curated, pricing, parsed)
-            for (doc, price, curated), parsed in zip(typed, prices, strict=True)
-        ]
+        renderer = self.renderer(ref)
+        items = renderer.rows([(row[0], row[1], bool(row[2])) for row in rows])
+        self.valid_until = renderer.valid_until
         return Page(items, total, paging)
+
+    def renderer(self, ref: ReleaseRef) -> RowRenderer:
+        pricing = self.pricing(ref)
+        return RowRenderer(pricing.display, pricing.now)
 
     def resolve(self, catalog_id: str, release_id: str, *, for_update: bool = False) -> ReleaseRef:
         if self.latest is not None and not for_update:
@@ -291,9 +278,10 @@ class ReleaseService:
         row = None if parsed is None else repo.product_row(self.session, ref.release.pk, parsed)
         if row is None:
             raise NotFound(f"product {product_id} is not in this release")
-        pricing = self.pricing(ref)
-        self.valid_until = price_changes_at([(row[0], row[1], False)], pricing.now)
-        return render_product_row(row[0], row[1], False, pricing)
+        renderer = self.renderer(ref)
+        document = renderer.row(row[0], row[1], False)
+        self.valid_until = renderer.valid_until
+        return document
 
     def node_products(
         self, ref: ReleaseRef, node_id: str, terms: tuple[Term, ...] | None, paging: Paging

@@ -1,0 +1,162 @@
+"""Product rows of a release as served, rendered without decoding the stored documents (issue 17).
+
+A release stores each product's document once, at publish, and its winning price beside it; what a
+request sees adds the price fields of the moment (§9.6.2: the active sale depends on the time, the display
+price on the requested currency) and, on node pages, the curated mark. The general way to add them is to
+decode the document, update its dicts and encode it again (`render_product_row`, kept as the reference).
+That costs more than the rest of a storefront page together, so a page renders here:
+
+- the document's bytes are kept and the additions spliced in: `attributes` ends where the one
+  `},"relationships":` of the document begins, and `meta` is the document's last member, so it ends two
+  bytes before the end (publish writes them in that order; `_spliceable` checks it, and a document that
+  does not look like that, or already has one of the keys that are added, takes the general way);
+- a price with no sale active now is rendered by `_plain_price` from the decoded price alone, with the
+  display figures written by a formatter made once per request; a price with an active sale takes the
+  general `price_fields`.
+
+The bytes are those the general way gives, key for key (tests/unit/test_release_render.py compares the
+two over generated documents, prices, currencies and instants).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from assortment.domain.price_rules import (
+    CurrencyFormat,
+    active_sale,
+    float_price,
+    format_amount,
+    next_boundary,
+    price_fields,
+)
+
+ATTRIBUTES_END = b'},"relationships":'
+META_START = b',"meta":{'
+# Keys the rendering adds; a stored document that has one anywhere takes the general way.
+ADDED_KEYS = (
+    b'"curated_product":',
+    b'"price":',
+    b'"tiers":',
+    b'"pricebook_id":',
+    b'"display_price":',
+    b'"sale_id":',
+    b'"sale_expires":',
+    b'"original_price":',
+    b'"original_display_price":',
+)
+CURATED = b'"curated_product":true'
+
+
+class DisplayFormatter:
+    """`_display` of price_rules for one currency, as JSON bytes, for one request."""
+
+    def __init__(self, currency: CurrencyFormat) -> None:
+        self.currency = currency
+        self.code = orjson.dumps(currency.code)
+
+    def __call__(self, amount: int) -> bytes:
+        currency = self.currency
+        one = (
+            b'{"amount":'
+            + str(amount).encode()
+            + b',"currency":'
+            + self.code
+            + b',"formatted":'
+            + orjson.dumps(format_amount(amount, currency))
+            + b',"float_price":'
+            + orjson.dumps(float_price(amount, currency.decimal_places))
+            + b"}"
+        )
+        return b'{"with_tax":' + one + b',"without_tax":' + one + b"}"
+
+
+def _plain_price(price: Mapping[str, Any], display: DisplayFormatter) -> tuple[bytes, bytes]:
+    """(attributes, meta) additions of a price with no active sale, as JSON members without braces: what
+    `price_fields` gives when `active_sale` finds none."""
+    base: Mapping[str, Any] = price["currencies"]
+    shown: dict[str, Any] = {}
+    tiers: dict[str, Any] = {}
+    for code, entry in base.items():
+        includes_tax = entry.get("includes_tax", False)
+        shown[code] = {"amount": entry["amount"], "includes_tax": includes_tax}
+        for name, tier in (entry.get("tiers") or {}).items():
+            slot = tiers.get(name)
+            if slot is None:
+                slot = tiers[name] = {"minimum_quantity": tier["minimum_quantity"], "price": {}}
+            slot["price"][code] = {"amount": tier["amount"], "includes_tax": includes_tax}
+    attributes = {"price": shown, "tiers": tiers} if tiers else {"price": shown}
+    meta = b'"pricebook_id":' + orjson.dumps(price["pricebook_id"])
+    code = display.currency.code
+    if code in shown:
+        meta += b',"display_price":' + display(shown[code]["amount"])
+    tier_meta = [
+        orjson.dumps(name) + b':{"display_price":' + display(tier["price"][code]["amount"]) + b"}"
+        for name, tier in tiers.items()
+        if code in tier["price"]
+    ]
+    if tier_meta:
+        meta += b',"tiers":{' + b",".join(tier_meta) + b"}"
+    return orjson.dumps(attributes)[1:-1], meta
+
+
+def _spliceable(document: bytes) -> bool:
+    return (
+        document.endswith(b"}}")
+        and not document.endswith(b"{}}")  # an empty meta: nothing to put a comma after
+        and document.count(ATTRIBUTES_END) == 1
+        and document.count(META_START) == 1
+        and not any(key in document for key in ADDED_KEYS)
+    )
+
+
+class RowRenderer:
+    """Renders the product rows of one request: `(document, price, curated)` → the document served."""
+
+    def __init__(self, display: CurrencyFormat, now: datetime) -> None:
+        self.display = display
+        self.now = now
+        self.formatter = DisplayFormatter(display)
+        self.valid_until: datetime | None = None  # the next instant one of the prices shown may change
+
+    def row(self, document: bytes, price: bytes | None, curated: bool) -> bytes:
+        if price is None and not curated:
+            return document
+        decoded = None if price is None else orjson.loads(price)
+        sales = None if decoded is None else decoded.get("sales")
+        if sales:
+            boundary = next_boundary(sales, self.now)
+            if boundary is not None and (self.valid_until is None or boundary < self.valid_until):
+                self.valid_until = boundary
+            if active_sale(sales, self.now) is not None or not _spliceable(document):
+                return self._general(document, decoded, curated)
+        elif not _spliceable(document):
+            return self._general(document, decoded, curated)
+        attributes_end = document.index(ATTRIBUTES_END)
+        added = [CURATED] if curated else []
+        meta_added = b""
+        if decoded is not None:
+            price_attributes, meta_added = _plain_price(decoded, self.formatter)
+            added.append(price_attributes)
+        joined = b"," + b",".join(added)
+        head = document[:attributes_end] + joined + document[attributes_end:-2]
+        if meta_added:
+            head += b"," + meta_added
+        return head + b"}}"
+
+    def _general(self, document: bytes, decoded: dict[str, Any] | None, curated: bool) -> bytes:
+        parsed = orjson.loads(document)
+        if curated:
+            parsed["attributes"]["curated_product"] = True
+        if decoded is not None:
+            attributes, meta = price_fields(decoded, self.display, self.now)
+            parsed["attributes"].update(attributes)
+            parsed["meta"].update(meta)
+        return orjson.dumps(parsed)
+
+    def rows(self, rows: Sequence[tuple[bytes, bytes | None, bool]]) -> list[bytes]:
+        return [self.row(document, price, curated) for document, price, curated in rows]

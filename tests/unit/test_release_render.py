@@ -1,0 +1,164 @@
+"""The fast product-row rendering of a release page gives the bytes of the general one (issue 17).
+
+`RowRenderer` splices the price fields and the curated mark into the stored document; the reference,
+`render_product_row`, decodes the document, updates it and encodes it again. For any document publish can
+write, any price a price book can hold, any display currency and any instant, the two must agree byte for
+byte, and the page's `valid_until` must be the earliest sale boundary after the instant.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from assortment.domain.formats import timestamp
+from assortment.domain.price_rules import CurrencyFormat, next_boundary
+from assortment.domain.release_render import RowRenderer
+from assortment.domain.releases import Pricing, render_product_row
+
+NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
+CODES = ["USD", "EUR", "GBP", "JPY"]
+text = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=12)
+
+currency_formats = st.builds(
+    CurrencyFormat,
+    code=st.sampled_from([*CODES, "CHF"]),
+    format=st.sampled_from(["${price}", "{price} €", '"{price}"', "£{price}", "¥ {price} \\ x"]),
+    decimal_point=st.sampled_from([".", ",", "'"]),
+    thousand_separator=st.sampled_from([",", ".", " ", ""]),
+    decimal_places=st.integers(0, 4),
+)
+
+amounts = st.integers(0, 2**53 - 1) | st.integers(0, 100_000)
+
+
+@st.composite
+def currency_entries(draw: Any, codes: list[str], tier_names: list[str]) -> dict[str, Any]:
+    entries: dict[str, Any] = {}
+    for code in codes:
+        entry: dict[str, Any] = {"amount": draw(amounts)}
+        if draw(st.booleans()):
+            entry["includes_tax"] = draw(st.booleans())
+        names = draw(st.lists(st.sampled_from(tier_names), unique=True, max_size=len(tier_names))) if tier_names else []
+        if names:
+            entry["tiers"] = {
+                name: {"minimum_quantity": tier_names.index(name) + 2, "amount": draw(amounts)} for name in names
+            }
+        entries[code] = entry
+    return entries
+
+
+@st.composite
+def prices(draw: Any) -> dict[str, Any]:
+    codes = draw(st.lists(st.sampled_from(CODES), min_size=1, max_size=4, unique=True))
+    tier_names = draw(st.lists(st.sampled_from(["five", "twenty", "bulk", "ä"]), unique=True, max_size=3))
+    price: dict[str, Any] = {
+        "pricebook_id": "3f1c2a9e-0000-4000-8000-000000000001",
+        "currencies": draw(currency_entries(codes, tier_names)),
+    }
+    sales: dict[str, Any] = {}
+    for sale_id in draw(st.lists(st.sampled_from(["spring", "flash", "b"]), unique=True, max_size=3)):
+        sale_codes = draw(st.lists(st.sampled_from(codes), min_size=1, unique=True))
+        sale: dict[str, Any] = {"currencies": draw(currency_entries(sale_codes, tier_names))}
+        start = draw(st.none() | st.integers(-48, 48))
+        length = draw(st.none() | st.integers(1, 96))
+        if start is not None or length is not None:
+            begin = NOW + timedelta(hours=start) if start is not None else None
+            end = (begin or NOW) + timedelta(hours=length) if length is not None else None
+            sale["schedule"] = {
+                "valid_from": timestamp(begin) if begin else None,
+                "valid_to": timestamp(end) if end else None,
+            }
+        sales[sale_id] = sale
+    if sales:
+        price["sales"] = sales
+    return price
+
+
+@st.composite
+def documents(draw: Any) -> dict[str, Any]:
+    """A product document in the shape publish writes, with user text anywhere text can go."""
+    attributes: dict[str, Any] = {"name": draw(text)}
+    for key in ("description", "slug", "sku"):
+        if draw(st.booleans()):
+            attributes[key] = draw(text)
+    attributes.update(status="live", commodity_type="physical")
+    if draw(st.booleans()):
+        attributes["tags"] = draw(st.lists(text, max_size=3))
+    attributes.update(created_at="2026-11-07T05:35:09.000Z", updated_at="2026-12-07T05:35:09.000Z")
+    # A user's text may spell the very markers the splice looks for.
+    if draw(st.booleans()):
+        attributes["description"] = draw(
+            st.sampled_from(['},"relationships":{', ',"meta":{', '"price":', "}}", '{"tiers":1}'])
+        )
+    slugs = draw(st.lists(st.sampled_from(["meta", "relationships", "price", "up-sell"]), unique=True, max_size=3))
+    relationships: dict[str, Any] = {}
+    if slugs:
+        relationships["custom_relationships"] = {"links": {slug: f"/x/{slug}" for slug in slugs}}
+    meta: dict[str, Any] = {"catalog_id": "c", "catalog_source": "pim", "bread_crumbs": {"n": ["a", "b"]}}
+    if slugs:
+        meta["custom_relationships"] = slugs
+    document = {"type": "product", "id": "p", "attributes": attributes, "relationships": relationships, "meta": meta}
+    if draw(st.integers(0, 9)) == 0:  # documents the splice must not touch
+        odd = draw(st.sampled_from(["price-in-attributes", "tiers-in-meta", "empty-meta", "links-last"]))
+        if odd == "price-in-attributes":
+            attributes["price"] = {"USD": 1}
+        elif odd == "tiers-in-meta":
+            meta["tiers"] = {}
+        elif odd == "empty-meta":
+            document["meta"] = {}
+        else:
+            document["links"] = {"self": "/x"}
+    return document
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    document=documents(),
+    price=st.none() | prices(),
+    curated=st.booleans(),
+    display=currency_formats,
+    hours=st.integers(-50, 100),
+)
+def test_fast_rendering_gives_the_general_bytes(
+    document: dict[str, Any], price: dict[str, Any] | None, curated: bool, display: CurrencyFormat, hours: int
+) -> None:
+    now = NOW + timedelta(hours=hours, minutes=hours % 7)
+    stored = orjson.dumps(document)
+    stored_price = None if price is None else orjson.dumps(price)
+    renderer = RowRenderer(display, now)
+    fast = renderer.row(stored, stored_price, curated)
+    expected = render_product_row(stored, stored_price, curated, Pricing(display, now))
+    assert fast == expected
+    assert renderer.valid_until == (None if price is None else next_boundary(price.get("sales"), now))
+
+
+def test_a_plain_price_is_spliced_without_decoding_the_document() -> None:
+    """The splice itself: the price fields land at the end of `attributes` and of `meta`."""
+    document = orjson.dumps(
+        {"type": "product", "id": "p", "attributes": {"name": "Mug"}, "relationships": {}, "meta": {"a": 1}}
+    )
+    price = orjson.dumps({"pricebook_id": "b", "currencies": {"USD": {"amount": 123456, "includes_tax": True}}})
+    row = RowRenderer(CurrencyFormat("USD", "${price}", ".", ",", 2), NOW).row(document, price, True)
+    assert orjson.loads(row) == {
+        "type": "product",
+        "id": "p",
+        "attributes": {
+            "name": "Mug",
+            "curated_product": True,
+            "price": {"USD": {"amount": 123456, "includes_tax": True}},
+        },
+        "relationships": {},
+        "meta": {
+            "a": 1,
+            "pricebook_id": "b",
+            "display_price": {
+                "with_tax": {"amount": 123456, "currency": "USD", "formatted": "$1,234.56", "float_price": 1234.56},
+                "without_tax": {"amount": 123456, "currency": "USD", "formatted": "$1,234.56", "float_price": 1234.56},
+            },
+        },
+    }
