@@ -1,6 +1,7 @@
-"""One `latest` for every process (SPEC §12.4, issue 17): once a publish or a release delete has answered,
-every server process — several workers, several servers on one database — answers `latest` and the shopper
-`/catalog` with the new release, read caches on (the default), over fresh connections and with no pause."""
+"""One `latest` for every process (SPEC §12.4, issue 17): once a publish, a release delete or a restore
+(§10.2) has answered, every server process — several workers, several servers on one database — answers
+`latest` and the shopper `/catalog` with the new release, read caches on (the default), over fresh
+connections and with no pause."""
 
 from __future__ import annotations
 
@@ -141,6 +142,13 @@ def _cycle(base: str, token: str, api_base: str, shop: Shop, *, reads: int) -> N
     assert deleted.status_code == 204, deleted.text
     seen = _reads_over_fresh_connections(urls, token, reads)
     _check(seen, _expected(base, token, shop, previous))
+    # A restore of the oldest kept release makes it the latest, nothing republished.
+    oldest = _releases(base, token, shop)[-1]
+    assert oldest != previous
+    restored = httpx.post(f"{api_base}/pcm/catalogs/{shop.catalog}/releases/{oldest}/restore", headers=_auth(token))
+    assert restored.status_code == 200, restored.text
+    seen = _reads_over_fresh_connections(urls, token, reads)
+    _check(seen, _expected(base, token, shop, oldest))
 
 
 def _releases(base: str, token: str, shop: Shop) -> list[str]:
@@ -179,6 +187,12 @@ def test_one_process_answers_latest_with_the_new_release_at_once(db: Database, k
                 release = client.post(f"{base}/pcm/catalogs/{shop.catalog}/releases").json()["data"]["id"]
                 seen = [(url, _seen(client.get(url))) for _ in range(3) for url in urls]
                 _check(seen, _expected(base, token, shop, release))
+            # Back to the oldest kept release, then forward again to the newest.
+            releases = _releases(base, token, shop)
+            for release in (releases[-1], releases[0]):
+                assert client.post(f"{base}/pcm/catalogs/{shop.catalog}/releases/{release}/restore").status_code == 200
+                seen = [(url, _seen(client.get(url))) for _ in range(3) for url in urls]
+                _check(seen, _expected(base, token, shop, release))
 
 
 def test_the_test_app_answers_latest_with_the_new_release_at_once(api: Caller) -> None:
@@ -195,3 +209,10 @@ def test_the_test_app_answers_latest_with_the_new_release_at_once(api: Caller) -
         assert f"AGAIN-{i}" in api.get(page).text
         assert api.get("/catalog").json()["data"]["id"] == release
         assert f"AGAIN-{i}" in api.get("/catalog/nodes/" + shop.node + "/relationships/products").text
+    # A restore of the oldest kept release: it has none of the products added since.
+    oldest = api.get(f"/pcm/catalogs/{shop.catalog}/releases").json()["data"][-1]["id"]
+    assert api.post(f"/pcm/catalogs/{shop.catalog}/releases/{oldest}/restore").status_code == 200
+    assert api.get(latest).json()["data"]["id"] == oldest
+    assert "AGAIN-3" not in api.get(page).text
+    assert api.get("/catalog").json()["data"]["id"] == oldest
+    assert "AGAIN-3" not in api.get("/catalog/nodes/" + shop.node + "/relationships/products").text

@@ -19,6 +19,7 @@ from sqlalchemy import Index, delete, insert, select, update
 from assortment.db.models import (
     Association,
     Base,
+    Catalog,
     CustomRelationship,
     Node,
     NodeProduct,
@@ -325,6 +326,17 @@ def test_release_whose_counts_disagree_with_its_rows(cli: Cli, db: Database, wor
     assert detail(cli) == "total_products is 4 but it holds 2 products"
 
 
+def test_catalog_whose_latest_is_not_one_of_its_releases(cli: Cli, db: Database, world: World) -> None:
+    release = pk(db, Release, world.release)
+    with db.sessions() as session:
+        catalog = session.scalar(select(Catalog.id).where(Catalog.latest_release_pk == release))
+    execute(db, update(Catalog).values(latest_release_pk=release + 1000))
+    assert findings(cli) == [("latest_release", "catalog", str(catalog))]
+    assert detail(cli) == f"catalog.latest_release_pk = {release + 1000} names no release of the catalog"
+    execute(db, update(Catalog).values(latest_release_pk=None))
+    assert detail(cli) == "the catalog has releases but names none as its latest"
+
+
 def test_every_check_has_a_case() -> None:
     """The cases above cover CHECKS (keep this list in step when a check is added)."""
     covered = {
@@ -341,6 +353,7 @@ def test_every_check_has_a_case() -> None:
         "association_with_itself",
         "missing_row",
         "release_counts",
+        "latest_release",
     }
     assert covered == set(CHECKS)
 

@@ -135,6 +135,7 @@ def render_release(catalog: Catalog, release: Release) -> dict[str, Any]:
             "percent_completed": 100 if release.status == "PUBLISHED" else 0,
             "owner": release.owner,
             "price_segmentation_enabled": release.price_segmentation_enabled,
+            "is_latest": catalog.latest_release_pk == release.pk,  # SPEC §10.2
         },
         "links": {"self": base},
     }

@@ -148,6 +148,13 @@ def delete_release(
     return no_content()
 
 
+@router.post("/{catalog_id}/releases/{release_id}/restore", responses=ERRORS)
+def restore_release(catalog_id: str, release_id: str, session: SessionDep, principal: AdminDep) -> Response:
+    """Make a kept release the one `latest` and the shopper view name, at once (SPEC §10.2)."""
+    ref = ReleaseService(session, principal).restore(catalog_id, release_id)
+    return json_response({"data": render_release(ref.catalog, ref.release)})
+
+
 @router.get("/{catalog_id}/releases/{release_id}/delta", responses=ERRORS)
 def get_delta(catalog_id: str, release_id: str, request: Request, session: SessionDep, principal: AdminDep) -> Response:
     service = view_service(request, session, principal)

@@ -320,6 +320,10 @@ class Catalog(Base):
     # Raised by one in the transaction of every write that changes which release `latest` names (publish,
     # release deletes): every process compares it with the value it resolved `latest` at (SPEC §12.4).
     release_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The release `latest`, `latestPublished` and the shopper view name (SPEC §10.2): set by publish, restore
+    # and release deletes (with `release_version`); NULL when the catalog has no release. A plain column, not a
+    # foreign key: the two tables would name each other.
+    latest_release_pk: Mapped[int | None] = mapped_column(Integer)
 
     @property
     def owner(self) -> str:
@@ -374,6 +378,9 @@ class Release(Base):
     currencies: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONDocument())
     # [{delta_type, id, type}] as JSON bytes: products created/updated or deleted since the previous release.
     delta: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # The release that was latest when this one was published: the default base of its delta and of its
+    # `changes` (SPEC §10.1). Kept as an id: that release may be deleted since.
+    base_release_id: Mapped[uuid.UUID | None] = mapped_column(Uuid())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -18,6 +18,7 @@ and tests can tell them apart:
 | `association_with_itself` | a product is associated with itself |
 | `missing_row` | a row names a row that does not exist (any foreign key, or inside a release) |
 | `release_counts` | a release's stored product or node count disagrees with its rows |
+| `latest_release` | a catalog names as its latest a release it does not have, or none while it has releases |
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ CHECKS = (
     "association_with_itself",
     "missing_row",
     "release_counts",
+    "latest_release",
 )
 
 
@@ -252,6 +254,20 @@ def _release_counts(session: Session, limit: int) -> list[Problem]:
     return problems
 
 
+def _latest_release(session: Session, limit: int) -> list[Problem]:
+    return [
+        Problem(
+            "latest_release",
+            "catalog",
+            str(catalog_id),
+            "the catalog has releases but names none as its latest"
+            if pointer is None
+            else f"catalog.latest_release_pk = {pointer} names no release of the catalog",
+        )
+        for catalog_id, pointer in repo.catalogs_with_a_wrong_latest(session, limit)
+    ]
+
+
 _CHECKS: dict[str, Callable[[Session, int], list[Problem]]] = {
     "node_parent_in_other_hierarchy": _parents_elsewhere,
     "node_cycle": _cycles,
@@ -276,5 +292,6 @@ _CHECKS: dict[str, Callable[[Session, int], list[Problem]]] = {
     ),
     "missing_row": _missing_rows,
     "release_counts": _release_counts,
+    "latest_release": _latest_release,
 }
 assert tuple(_CHECKS) == CHECKS

@@ -133,6 +133,8 @@ def publish(
     stack = _pricebooks_in_order(session, principal, catalog)
     currencies = CurrencyService(session, principal).enabled_formats(catalog.scope_id)
     started = utcnow()
+    # The release that is latest now (after a restore, the restored one): the base of this one's delta and
+    # of its `changes` (SPEC §10.2).
     previous = repo.latest_published(session, catalog.pk)
     release = Release(
         id=uuid.uuid4(),
@@ -149,6 +151,7 @@ def publish(
         ],
         is_full_publish=previous is None,
         is_full_delta=previous is None or export_full_delta,
+        base_release_id=previous.id if previous is not None else None,
         price_segmentation_enabled=catalog.enable_price_segmentation,
         created_at=started,
         started_at=started,
@@ -261,8 +264,12 @@ def publish(
     release.updated_at = utcnow()
     session.flush()
 
-    # Retention: the current release and the two before it.
-    repo.delete_releases(session, repo.releases_beyond(session, catalog.pk, RELEASES_KEPT))
+    # The new release is the latest; retention keeps it, the release that was latest until now (after a
+    # restore an older one: the base of this release's changes, and where a restore would go back to), and
+    # the most recently published others, three in all (SPEC §4.2, §10.2).
+    catalog.latest_release_pk = release.pk
+    always = {release.pk} if previous is None else {release.pk, previous.pk}
+    repo.delete_releases(session, repo.releases_beyond(session, catalog.pk, RELEASES_KEPT, always=always))
     repo.releases_changed(session, catalog.pk)  # `latest` moves when this transaction commits (§12.4)
     session.flush()
     events.record(session, principal, "catalog-release.created", (catalog, release), release.id, catalog.scope_id)

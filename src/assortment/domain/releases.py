@@ -27,7 +27,7 @@ from assortment.domain.price_rules import DEFAULT_CURRENCY, CurrencyFormat, pric
 from assortment.domain.products import parse_id
 from assortment.domain.release_render import RowRenderer
 from assortment.domain.tenancy import Principal
-from assortment.errors import NotFound
+from assortment.errors import NotFound, ValidationFailed
 
 LATEST_ALIASES = frozenset({"latest", "latestPublished"})
 
@@ -214,14 +214,39 @@ class ReleaseService:
         ref = self.resolve(catalog_id, release_id, for_update=True)
         self.principal.check_can_modify(ref.catalog.scope_id)
         repo.delete_releases(self.session, [ref.release.pk])
+        if ref.catalog.latest_release_pk == ref.release.pk:  # the most recently published one left (§10.2)
+            ref.catalog.latest_release_pk = repo.most_recently_published(self.session, ref.catalog.pk)
         repo.releases_changed(self.session, ref.catalog.pk)
+        self.session.flush()
         events.record(self.session, self.principal, "catalog-release.deleted", None, ref.release.id, ref.catalog.scope_id)  # noqa: E501
 
     def delete_all(self, catalog_id: str) -> None:
         catalog = CatalogService(self.session, self.principal).get(catalog_id, for_update=True)
         self.principal.check_can_modify(catalog.scope_id)
         repo.delete_releases(self.session, repo.releases_beyond(self.session, catalog.pk, 0))
+        catalog.latest_release_pk = None
         repo.releases_changed(self.session, catalog.pk)
+        self.session.flush()
+
+    def restore(self, catalog_id: str, release_id: str) -> ReleaseRef:
+        """SPEC §10.2: make a kept, published release the one `latest` names, at once (nothing is written but
+        the pointer). Restoring the latest release changes nothing and raises no event."""
+        ref = self.resolve(catalog_id, release_id, for_update=True)  # the catalog row first, as publish does
+        self.principal.check_can_modify(ref.catalog.scope_id)
+        if ref.release.status != "PUBLISHED":
+            raise ValidationFailed(
+                f"release {release_id} is {ref.release.status}: only a published release can be restored"
+            )
+        if ref.catalog.latest_release_pk == ref.release.pk:
+            return ref
+        ref.catalog.latest_release_pk = ref.release.pk
+        repo.releases_changed(self.session, ref.catalog.pk)  # every process moves `latest` on commit (§12.4)
+        self.session.flush()
+        events.record(
+            self.session, self.principal, "catalog-release.updated", (ref.catalog, ref.release), ref.release.id,
+            ref.catalog.scope_id,
+        )
+        return ref
 
     # --- the view --------------------------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, aliased
 from assortment.db.models import (
     Association,
     Base,
+    Catalog,
     CustomRelationship,
     Hierarchy,
     Node,
@@ -319,6 +320,23 @@ def release_counts(session: Session, limit: int) -> list[tuple[uuid.UUID, int, i
         .limit(limit)
     )
     return [(a, b, c, d, e) for a, b, c, d, e in session.execute(query)]
+
+
+def catalogs_with_a_wrong_latest(session: Session, limit: int) -> list[tuple[uuid.UUID, int | None]]:
+    """(catalog id, latest_release_pk) of catalogs whose pointer names no release of theirs, or nothing while
+    they have releases."""
+    of_catalog = select(Release.pk).where(Release.catalog_pk == Catalog.pk)
+    named = exists(of_catalog.where(Release.pk == Catalog.latest_release_pk))
+    query = (
+        select(Catalog.id, Catalog.latest_release_pk)
+        .where(
+            ((Catalog.latest_release_pk.is_not(None)) & ~named)
+            | ((Catalog.latest_release_pk.is_(None)) & exists(of_catalog))
+        )
+        .order_by(Catalog.pk)
+        .limit(limit)
+    )
+    return [(catalog_id, pointer) for catalog_id, pointer in session.execute(query)]
 
 
 def _chunks(values: Sequence[int], size: int) -> Iterator[Sequence[int]]:

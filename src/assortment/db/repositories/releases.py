@@ -205,14 +205,22 @@ def catalog_key(session: Session, catalog_id: uuid.UUID, scopes: Sequence[uuid.U
 
 
 def latest_published(session: Session, catalog_pk: int) -> Release | None:
+    """The release the catalog names as its latest (SPEC §10.2), read with the pointer in one statement (on
+    PostgreSQL each statement sees the commits made before it: two would let a delete slip in between)."""
+    pointer = select(Catalog.latest_release_pk).where(Catalog.pk == catalog_pk).scalar_subquery()
+    query = select(Release).options(WITHOUT_DELTA).where(Release.pk == pointer, Release.catalog_pk == catalog_pk)
+    return session.scalars(query).first()
+
+
+def most_recently_published(session: Session, catalog_pk: int) -> int | None:
+    """The pk of the catalog's most recently published release (what becomes latest when the latest goes)."""
     query = (
-        select(Release)
-        .options(WITHOUT_DELTA)
+        select(Release.pk)
         .where(Release.catalog_pk == catalog_pk, Release.status == "PUBLISHED")
         .order_by(Release.pk.desc())
         .limit(1)
     )
-    return session.scalars(query).first()
+    return session.scalar(query)
 
 
 def release_delta(session: Session, release_pk: int) -> bytes | None:
@@ -239,9 +247,14 @@ def list_releases(session: Session, catalog_pk: int, limit: int, offset: int) ->
     return list(rows), total
 
 
-def releases_beyond(session: Session, catalog_pk: int, keep: int) -> list[int]:
-    query = select(Release.pk).where(Release.catalog_pk == catalog_pk).order_by(Release.pk.desc()).offset(keep)
-    return [pk for (pk,) in session.execute(query)]
+def releases_beyond(session: Session, catalog_pk: int, keep: int, *, always: Collection[int] = ()) -> list[int]:
+    """The releases retention deletes: all but the `keep` most recently published ones, counting the releases
+    `always` kept (the latest, ...) among them wherever they are."""
+    pks = [pk for (pk,) in session.execute(select(Release.pk).where(Release.catalog_pk == catalog_pk))]
+    pks.sort(reverse=True)
+    kept = [pk for pk in pks if pk in always][:keep]
+    kept += [pk for pk in pks if pk not in always][: max(keep - len(kept), 0)]
+    return [pk for pk in pks if pk not in kept]
 
 
 def delete_releases(session: Session, release_pks: Collection[int]) -> None:
