@@ -26,6 +26,7 @@ from assortment.api import events as events_routes
 from assortment.api import integrations as integrations_routes
 from assortment.api import metrics as metrics_routes
 from assortment.api.deps import AppContext
+from assortment.api.fast_reads import FastReads, Tokens
 from assortment.api.middleware import (
     BodySizeLimitMiddleware,
     RejectLoneSurrogatesMiddleware,
@@ -36,7 +37,7 @@ from assortment.api.read_cache import ReleaseViewCache, ReleaseViewCacheMiddlewa
 from assortment.api.v2 import product_relationships as v2_product_relationships
 from assortment.config import Settings
 from assortment.db.engine import make_engine, make_session_factory
-from assortment.db.release_versions import ReleaseVersions
+from assortment.db.release_versions import ReleaseVersions, TurnVersions
 from assortment.domain.releases import LatestReleases
 from assortment.observability import (
     TELEMETRY_MARK,
@@ -135,9 +136,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestIdMiddleware)
     app.state.read_cache = ReleaseViewCache(settings.read_cache_bytes)
     app.state.latest_releases = LatestReleases()
+    # The storefront's everyday release reads, outside the framework; the read cache in front of them.
+    app.front = fast_reads = FastReads(
+        app.framework,
+        app,
+        Tokens(app.state.read_cache.tokens, app.state.context.signing_key),
+        TurnVersions(ReleaseVersions(engine)),
+    )
     if settings.read_cache_bytes:
         app.front = ReleaseViewCacheMiddleware(
-            app.framework,
+            fast_reads,
             cache=app.state.read_cache,
             signing_key=app.state.context.signing_key,
             versions=ReleaseVersions(engine),

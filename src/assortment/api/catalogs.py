@@ -36,6 +36,9 @@ def resolved(request: Request, service: ReleaseService, catalog_id: str, release
     ref = service.resolve(catalog_id, release_id)
     request.state.release_id = str(ref.release.id)
     request.state.release_version = ref.catalog.release_version
+    # For the fast read path (api/fast_reads.py): what this reference resolved to, for these scopes.
+    request.state.release_ref = ref
+    request.state.scopes = service.principal.visible_scopes
     return ref
 
 

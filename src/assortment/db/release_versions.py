@@ -9,6 +9,7 @@ statement (a few microseconds on SQLite, one loopback round trip on PostgreSQL).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import threading
 import uuid
@@ -16,6 +17,8 @@ from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy import Engine
+
+from assortment.db.repositories.common import DriverSQL
 
 
 class ReleaseVersions:
@@ -51,6 +54,27 @@ class ReleaseVersions:
                 self.close()
                 raise
 
+    def fetch(self, statement: DriverSQL, *params: Any) -> list[tuple[Any, ...]]:
+        """The rows of one of the repositories' fixed statements, on the same connection: the fast read path
+        (api/fast_reads.py) reads immutable release rows here, on the event loop. Raises as `read`."""
+        with self._lock:
+            try:
+                connection = self._connection or self._connect()
+                cursor = connection.cursor()
+                try:
+                    if self.sqlite:
+                        converted = tuple(p.hex if isinstance(p, uuid.UUID) else p for p in params)
+                        cursor.execute(statement.qmark, converted)
+                    else:
+                        cursor.execute(statement.pyformat, params)
+                    rows: list[tuple[Any, ...]] = cursor.fetchall()
+                    return rows
+                finally:
+                    cursor.close()
+            except Exception:
+                self.close()
+                raise
+
     def _connect(self) -> Any:
         # A connection of the engine's (its `connect` settings applied), taken out of the pool for good.
         fairy = self.engine.raw_connection()
@@ -67,3 +91,37 @@ class ReleaseVersions:
         if connection is not None:
             with contextlib.suppress(Exception):  # already broken: nothing to release
                 connection.close()
+
+
+class TurnVersions:
+    """Catalogs' `release_version`, read at most once per turn of the event loop, shared by the read
+    cache and the fast read path of a process (SPEC §12.4).
+
+    A request's task is created when its bytes are read (uvicorn's `data_received`) and asyncio runs the
+    callbacks of one turn in the order they were scheduled. The first read of a turn schedules `_expire` at
+    once: every task that runs before it was scheduled before that read, so its request had arrived before
+    the read began, and the read saw every write that had answered by then. A task scheduled later runs
+    after `_expire` and reads again. Under load one lookup serves every request of a turn."""
+
+    def __init__(self, versions: ReleaseVersions) -> None:
+        self.versions = versions
+        self._fresh: dict[uuid.UUID, int | None] | None = None
+
+    def current(self, catalog_id: uuid.UUID) -> int | None:
+        """The catalog's version now (None: no such catalog, or the database could not say)."""
+        fresh = self._fresh
+        if fresh is None:
+            fresh = self._fresh = {}
+            asyncio.get_running_loop().call_soon(self._expire)
+        if catalog_id not in fresh:
+            try:
+                fresh[catalog_id] = self.versions.read([catalog_id]).get(catalog_id)
+            except Exception:  # the app answers, and reports a database that went away the usual way
+                return None
+        return fresh[catalog_id]
+
+    def _expire(self) -> None:
+        self._fresh = None
+
+    def fetch(self, statement: DriverSQL, *params: Any) -> list[tuple[Any, ...]]:
+        return self.versions.fetch(statement, *params)

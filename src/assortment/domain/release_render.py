@@ -20,6 +20,7 @@ two over generated documents, prices, currencies and instants).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -29,7 +30,6 @@ import orjson
 from assortment.domain.price_rules import (
     CurrencyFormat,
     active_sale,
-    float_price,
     format_amount,
     next_boundary,
     price_fields,
@@ -38,70 +38,59 @@ from assortment.domain.price_rules import (
 ATTRIBUTES_END = b'},"relationships":'
 META_START = b',"meta":{'
 # Keys the rendering adds; a stored document that has one anywhere takes the general way.
-ADDED_KEYS = (
-    b'"curated_product":',
-    b'"price":',
-    b'"tiers":',
-    b'"pricebook_id":',
-    b'"display_price":',
-    b'"sale_id":',
-    b'"sale_expires":',
-    b'"original_price":',
-    b'"original_display_price":',
+ADDED_KEYS = re.compile(
+    rb'"(?:curated_product|price|tiers|pricebook_id|display_price|sale_id|sale_expires|original_price'
+    rb'|original_display_price)":'
 )
 CURATED = b'"curated_product":true'
 
 
 class DisplayFormatter:
-    """`_display` of price_rules for one currency, as JSON bytes, for one request."""
+    """`_display` of price_rules for one currency and one request."""
 
     def __init__(self, currency: CurrencyFormat) -> None:
         self.currency = currency
-        self.code = orjson.dumps(currency.code)
+        self.code = currency.code
+        self.divisor = 10**currency.decimal_places
 
-    def __call__(self, amount: int) -> bytes:
-        currency = self.currency
-        one = (
-            b'{"amount":'
-            + str(amount).encode()
-            + b',"currency":'
-            + self.code
-            + b',"formatted":'
-            + orjson.dumps(format_amount(amount, currency))
-            + b',"float_price":'
-            + orjson.dumps(float_price(amount, currency.decimal_places))
-            + b"}"
-        )
-        return b'{"with_tax":' + one + b',"without_tax":' + one + b"}"
+    def __call__(self, amount: int) -> dict[str, Any]:
+        one = {
+            "amount": amount,
+            "currency": self.code,
+            "formatted": format_amount(amount, self.currency),
+            "float_price": amount / self.divisor,
+        }
+        return {"with_tax": one, "without_tax": one}
 
 
 def _plain_price(price: Mapping[str, Any], display: DisplayFormatter) -> tuple[bytes, bytes]:
     """(attributes, meta) additions of a price with no active sale, as JSON members without braces: what
     `price_fields` gives when `active_sale` finds none."""
-    base: Mapping[str, Any] = price["currencies"]
     shown: dict[str, Any] = {}
     tiers: dict[str, Any] = {}
-    for code, entry in base.items():
+    for code, entry in price["currencies"].items():
         includes_tax = entry.get("includes_tax", False)
         shown[code] = {"amount": entry["amount"], "includes_tax": includes_tax}
-        for name, tier in (entry.get("tiers") or {}).items():
-            slot = tiers.get(name)
-            if slot is None:
-                slot = tiers[name] = {"minimum_quantity": tier["minimum_quantity"], "price": {}}
-            slot["price"][code] = {"amount": tier["amount"], "includes_tax": includes_tax}
+        entry_tiers = entry.get("tiers")
+        if entry_tiers:
+            for name, tier in entry_tiers.items():
+                slot = tiers.get(name)
+                if slot is None:
+                    slot = tiers[name] = {"minimum_quantity": tier["minimum_quantity"], "price": {}}
+                slot["price"][code] = {"amount": tier["amount"], "includes_tax": includes_tax}
     attributes = {"price": shown, "tiers": tiers} if tiers else {"price": shown}
-    meta = b'"pricebook_id":' + orjson.dumps(price["pricebook_id"])
-    code = display.currency.code
+    meta: dict[str, Any] = {"pricebook_id": price["pricebook_id"]}
+    code = display.code
     if code in shown:
-        meta += b',"display_price":' + display(shown[code]["amount"])
-    tier_meta = [
-        orjson.dumps(name) + b':{"display_price":' + display(tier["price"][code]["amount"]) + b"}"
+        meta["display_price"] = display(shown[code]["amount"])
+    tier_meta = {
+        name: {"display_price": display(tier["price"][code]["amount"])}
         for name, tier in tiers.items()
         if code in tier["price"]
-    ]
+    }
     if tier_meta:
-        meta += b',"tiers":{' + b",".join(tier_meta) + b"}"
-    return orjson.dumps(attributes)[1:-1], meta
+        meta["tiers"] = tier_meta
+    return orjson.dumps(attributes)[1:-1], orjson.dumps(meta)[1:-1]
 
 
 def _spliceable(document: bytes) -> bool:
@@ -110,7 +99,7 @@ def _spliceable(document: bytes) -> bool:
         and not document.endswith(b"{}}")  # an empty meta: nothing to put a comma after
         and document.count(ATTRIBUTES_END) == 1
         and document.count(META_START) == 1
-        and not any(key in document for key in ADDED_KEYS)
+        and ADDED_KEYS.search(document) is None
     )
 
 

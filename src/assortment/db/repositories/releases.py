@@ -429,3 +429,9 @@ def related_query(release_pk: int, source_id: uuid.UUID, slug: str, where: Colum
     if where is not None:
         query = query.where(where)
     return query.order_by(ReleaseRelated.position)
+
+
+# The fast read path (api/fast_reads.py) runs these on its own connection, outside any session.
+FAST_NODE_PRODUCT_COUNT = DriverSQL("SELECT product_count FROM release_node WHERE release_pk = %s AND node_id = %s")
+FAST_NODE_PRODUCTS_PAGE = _NODE_PRODUCTS_PAGE
+FAST_PRODUCT_ROW = _PRODUCT_ROW
