@@ -108,6 +108,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url=None,  # served below from the package's own copy of Swagger UI (no CDN)
         redoc_url=None,
         openapi_url="/openapi.json",
+        # FastAPI's own OpenTelemetry hooks look the providers up in the environment on every request (a
+        # seventh of a PIM read's time, issue 17); Assortment exports its own metrics (/metrics) and logs.
+        telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
         lifespan=integrations_routes.webhook_deliveries,
     )
     app.state.context = AppContext(settings, make_session_factory(engine))
