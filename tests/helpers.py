@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+# The scheme and host TestClient requests carry: catalog-service paging links start with it (SPEC §0.2).
+ORIGIN = "http://testserver"
+
 
 def product_body(**attributes: Any) -> dict[str, Any]:
     values = {"name": "A product", "commodity_type": "physical", **attributes}

@@ -152,6 +152,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             cache=app.state.read_cache,
             signing_key=app.state.context.signing_key,
             versions=ReleaseVersions(engine),
+            public_url=settings.public_url,
         )
     app.include_router(metrics_routes.router)
     track_pool(engine)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import TaskID
 from sqlalchemy import func, select
@@ -557,8 +558,23 @@ def _print_first_steps(settings: Settings, host: str, port: int) -> None:
     )
 
 
+def settings_problems(exc: ValidationError) -> list[str]:
+    """One line per refused setting, named as it is set (its value is not repeated: it may be a secret)."""
+    lines = []
+    for error in exc.errors():
+        name = "_".join(str(part) for part in error["loc"]).upper()
+        lines.append(f"ASSORTMENT_{name}: {error['msg'].removeprefix('Value error, ')}")
+    return lines
+
+
 def main() -> None:
     try:
         app()
     except KeyboardInterrupt:
         sys.exit(130)
+    except ValidationError as exc:
+        if exc.title != Settings.__name__:
+            raise
+        for line in settings_problems(exc):
+            err.print(f"[red]error:[/red] invalid setting {line}", highlight=False, soft_wrap=True)
+        sys.exit(2)

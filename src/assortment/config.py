@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///./assortment.db"
@@ -40,7 +41,38 @@ class Settings(BaseSettings):
     webhook_worker: bool = True
     webhook_lease_seconds: float = Field(default=60.0, gt=0)  # a delivery in flight when its process died
     event_retention_days: int = Field(default=30, ge=1)
+    # The scheme, host and optional path prefix clients reach the API at (`https://shop.example.com`),
+    # for the absolute links of the catalog service (SPEC §0.2) behind a proxy; unset: each request's own.
+    public_url: str | None = None
+
+    @field_validator("public_url")
+    @classmethod
+    def _check_public_url(cls, value: str | None) -> str | None:
+        return check_public_url(value)
 
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+
+def check_public_url(value: str | None) -> str | None:
+    """An http(s) URL with a host and no query, fragment or credentials, without its trailing slash;
+    empty means unset."""
+    if value is None or not value.strip():
+        return None
+    value = value.strip()
+    problem = "must be an http:// or https:// URL with a host, like https://shop.example.com"
+    if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in value):
+        raise ValueError(f"{problem}; it contains whitespace or control characters")
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError on a port that is not a number in range
+    except ValueError as exc:
+        raise ValueError(f"{problem}; {exc}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(problem)
+    if parts.username is not None or parts.password is not None:
+        raise ValueError("must not carry a user name or password")
+    if parts.query or parts.fragment or "?" in value or "#" in value:
+        raise ValueError("must not carry a query (?…) or a fragment (#…)")
+    return value.rstrip("/")

@@ -11,7 +11,7 @@ import pytest
 from assortment.db.models import Catalog
 from tests.catalogs import catalog_body, make_catalog, make_hierarchy, publish
 from tests.conftest import Caller, Database, Keys
-from tests.helpers import errors_of
+from tests.helpers import ORIGIN, errors_of
 
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
@@ -144,11 +144,11 @@ def test_list_is_paginated_in_the_catalog_service_style(api: Caller) -> None:
         "results": {"total": 5},
     }
     links = body["links"]
-    assert links["first"] == "/pcm/catalogs?page[offset]=0&page[limit]=2"
-    assert links["last"] == "/pcm/catalogs?page[offset]=4&page[limit]=2"
-    assert links["next"] == "/pcm/catalogs?page[offset]=4&page[limit]=2"
-    assert links["prev"] == "/pcm/catalogs?page[offset]=0&page[limit]=2"
-    assert links["self"] == "/pcm/catalogs?page[offset]=2&page[limit]=2"
+    assert links["first"] == f"{ORIGIN}/pcm/catalogs?page[offset]=0&page[limit]=2"
+    assert links["last"] == f"{ORIGIN}/pcm/catalogs?page[offset]=4&page[limit]=2"
+    assert links["next"] == f"{ORIGIN}/pcm/catalogs?page[offset]=4&page[limit]=2"
+    assert links["prev"] == f"{ORIGIN}/pcm/catalogs?page[offset]=0&page[limit]=2"
+    assert links["self"] == f"{ORIGIN}/pcm/catalogs?page[offset]=2&page[limit]=2"
 
     single = api.get("/pcm/catalogs").json()
     assert single["links"]["next"] is None and single["links"]["prev"] is None  # nulls, not omitted

@@ -26,7 +26,7 @@ from tests.catalogs import (
     view_url,
 )
 from tests.conftest import Caller, Database, Keys
-from tests.helpers import errors_of
+from tests.helpers import ORIGIN, errors_of
 from tests.relationships import associate, make_definition
 
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
@@ -225,9 +225,9 @@ def test_children_are_paged(api: Caller, shop: Shop) -> None:
     body = view(api, url, **{"page[limit]": "2", "page[offset]": "2"})
     assert names(body) == ["A", "C"]
     assert body["meta"] == {"page": {"limit": 2, "offset": 2, "current": 2, "total": 3}, "results": {"total": 5}}
-    assert body["links"]["next"] == f"{url}?page[offset]=4&page[limit]=2"
-    assert body["links"]["prev"] == f"{url}?page[offset]=0&page[limit]=2"
-    assert body["links"]["last"] == f"{url}?page[offset]=4&page[limit]=2"
+    assert body["links"]["next"] == f"{ORIGIN}{url}?page[offset]=4&page[limit]=2"
+    assert body["links"]["prev"] == f"{ORIGIN}{url}?page[offset]=0&page[limit]=2"
+    assert body["links"]["last"] == f"{ORIGIN}{url}?page[offset]=4&page[limit]=2"
 
 
 def test_hierarchy_nodes_and_all_nodes(api: Caller, shop: Shop) -> None:
@@ -317,11 +317,11 @@ def test_node_products_are_paged_like_seed_003(api: Caller, shop: Shop) -> None:
         assert body["meta"]["results"]["total"] == 5
         assert body["meta"]["page"] == {"limit": 2, "offset": offset, "current": offset // 2 + 1, "total": 3}
         links = body["links"]
-        assert links["first"] == f"{path}?page[offset]=0&page[limit]=2"
-        assert links["last"] == f"{path}?page[offset]=4&page[limit]=2"
-        assert links["self"] == f"{path}?page[offset]={offset}&page[limit]=2"
-        assert links["next"] == (f"{path}?page[offset]={offset + 2}&page[limit]=2" if offset < 4 else None)
-        assert links["prev"] == (f"{path}?page[offset]={offset - 2}&page[limit]=2" if offset else None)
+        assert links["first"] == f"{ORIGIN}{path}?page[offset]=0&page[limit]=2"
+        assert links["last"] == f"{ORIGIN}{path}?page[offset]=4&page[limit]=2"
+        assert links["self"] == f"{ORIGIN}{path}?page[offset]={offset}&page[limit]=2"
+        assert links["next"] == (f"{ORIGIN}{path}?page[offset]={offset + 2}&page[limit]=2" if offset < 4 else None)
+        assert links["prev"] == (f"{ORIGIN}{path}?page[offset]={offset - 2}&page[limit]=2" if offset else None)
     assert pages == [[p["p3"], p["p1"]], [p["p2"], p["p5"]], [p["p4"]]]
     # Curated entries keep their flag on any page.
     second = view(api, path, **{"page[limit]": "1", "page[offset]": "1"})["data"]
@@ -340,7 +340,7 @@ def test_node_product_filters(api: Caller, shop: Shop) -> None:
     assert filtered(api, url, "eq(tags,red)") == ["One", "Two"]  # curated One first
     paged = view(api, url, filter="eq(tags,red)", **{"page[limit]": "1"})
     assert paged["meta"]["results"]["total"] == 2
-    assert paged["links"]["next"] == f"{url}?page[offset]=1&page[limit]=1&filter=eq(tags,red)"
+    assert paged["links"]["next"] == f"{ORIGIN}{url}?page[offset]=1&page[limit]=1&filter=eq(tags,red)"
     assert filtered(api, url, "in(sku,SKU-4,SKU-3)") == ["Three", "Four"]
     curated = view(api, url, filter="eq(sku,SKU-1)")["data"]
     assert curated[0]["attributes"]["curated_product"] is True
@@ -443,7 +443,7 @@ def test_related_products_are_paged_and_filtered(api: Caller) -> None:
     body = view(api, url, **{"page[limit]": "2"})
     assert ids(body) == targets[:2]
     assert body["meta"]["results"]["total"] == 3
-    assert body["links"]["next"] == f"{url}?page[offset]=2&page[limit]=2"
+    assert body["links"]["next"] == f"{ORIGIN}{url}?page[offset]=2&page[limit]=2"
     assert ids(view(api, url, filter="eq(sku,t2)")) == [targets[2]]
     assert view(api, f"{view_url(catalog)}/products/{source}/relationships/CRP_other/products")["data"] == []
 

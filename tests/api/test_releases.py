@@ -29,7 +29,7 @@ from tests.catalogs import (
 )
 from tests.cli.conftest import Cli
 from tests.conftest import Caller, Database, Keys
-from tests.helpers import errors_of
+from tests.helpers import ORIGIN, errors_of
 from tests.relationships import associate, make_definition
 
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
@@ -425,8 +425,8 @@ def test_releases_are_listed_newest_first(api: Caller) -> None:
     paged = view(api, f"/pcm/catalogs/{catalog['id']}/releases", **{"page[limit]": "1", "page[offset]": "1"})
     assert ids(paged) == [published[1]]
     assert paged["meta"]["page"] == {"limit": 1, "offset": 1, "current": 2, "total": 3}
-    assert paged["links"]["next"] == f"/pcm/catalogs/{catalog['id']}/releases?page[offset]=2&page[limit]=1"
-    assert paged["links"]["prev"] == f"/pcm/catalogs/{catalog['id']}/releases?page[offset]=0&page[limit]=1"
+    assert paged["links"]["next"] == f"{ORIGIN}/pcm/catalogs/{catalog['id']}/releases?page[offset]=2&page[limit]=1"
+    assert paged["links"]["prev"] == f"{ORIGIN}/pcm/catalogs/{catalog['id']}/releases?page[offset]=0&page[limit]=1"
     for rid in published:
         fetched = view(api, f"/pcm/catalogs/{catalog['id']}/releases/{rid}")["data"]
         assert fetched["id"] == rid

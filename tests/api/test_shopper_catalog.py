@@ -22,7 +22,7 @@ from tests.catalogs import (
     view,
 )
 from tests.conftest import Caller, Database, Keys
-from tests.helpers import errors_of
+from tests.helpers import ORIGIN, errors_of
 from tests.relationships import associate, make_definition
 
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
@@ -222,7 +222,7 @@ def test_the_shopper_view_serves_the_release_under_catalog(api: Caller, keys: Ke
             if isinstance(body["data"], list):
                 assert ids(body) == ids(expected), shopper_path
                 assert body["meta"] == expected["meta"]
-                assert body["links"]["first"].startswith(f"/catalog{shopper_path}?")
+                assert body["links"]["first"].startswith(f"{ORIGIN}/catalog{shopper_path}?")
             else:
                 assert body["data"]["id"] == expected["data"]["id"]
     assert ids(view(shopper, f"/catalog/nodes/{top}/relationships/products")) == [b, a]
@@ -243,7 +243,7 @@ def test_the_shopper_view_serves_the_release_under_catalog(api: Caller, keys: Ke
     assert shopper.get("/catalog/products", params={"filter": "like(sku,a)"}).status_code == 400
     paged = view(shopper, "/catalog/products", **{"page[limit]": "1"})
     assert paged["meta"]["page"] == {"limit": 1, "offset": 0, "current": 1, "total": 2}
-    assert paged["links"]["next"] == "/catalog/products?page[offset]=1&page[limit]=1"
+    assert paged["links"]["next"] == f"{ORIGIN}/catalog/products?page[offset]=1&page[limit]=1"
 
 
 def test_the_shopper_view_has_etags(api: Caller) -> None:
@@ -405,7 +405,7 @@ def test_rules_are_listed_and_filtered(api: Caller) -> None:
     assert found("eq(tags,a):eq(channels,web)") == [web]
     page = api.get("/pcm/catalogs/rules", params={"page[limit]": "2"}).json()
     assert page["meta"] == {"page": {"limit": 2, "offset": 0, "current": 1, "total": 2}, "results": {"total": 3}}
-    assert page["links"]["next"] == "/pcm/catalogs/rules?page[offset]=2&page[limit]=2"
+    assert page["links"]["next"] == f"{ORIGIN}/pcm/catalogs/rules?page[offset]=2&page[limit]=2"
     assert page["links"]["prev"] is None
     assert api.get("/pcm/catalogs/rules", params={"filter": "like(name,w*)"}).status_code == 400
 

@@ -4,6 +4,7 @@ served, answers every list as the original does, and the original's keys and tok
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from collections.abc import Callable, Iterator
@@ -22,6 +23,7 @@ from tests.api.test_pricebooks import make_book, make_price
 from tests.cli.conftest import Cli, Result, assortment_command
 from tests.cli.test_check import World, world
 from tests.conftest import Caller, Database, _create_pg_database, _drop_pg_database
+from tests.helpers import ORIGIN
 from tests.servers import running_servers
 
 __all__ = ["world"]  # the fixture, shared with the check tests
@@ -211,7 +213,8 @@ def test_the_served_copy_answers_as_the_original(
             for url in urls:
                 answer = copy_client.get(url, headers=headers)
                 assert answer.status_code == 200, (url, answer.text)
-                assert answer.json() == original[url].json(), url
+                # Catalog-service paging links are absolute: the copy's carry its own address.
+                assert json.loads(answer.text.replace(f'"{base}/', f'"{ORIGIN}/')) == original[url].json(), url
         # New rows get fresh keys on the copy (PostgreSQL sequences were moved past the copied ones).
         headers = {"Authorization": f"Bearer {api.token}"}
         created = copy_client.post(

@@ -34,7 +34,8 @@ def catalog_list_meta(page: Page[Any]) -> dict[str, Any]:
 
 
 def catalog_links(request: Request, page: Page[Any]) -> dict[str, str | None]:
-    links = page_links(request, page, with_nulls=True)
+    """Catalog-service paging links: absolute URLs, null when absent, `self` beside `current` (SPEC §0.2)."""
+    links = page_links(request, page, catalog_style=True)
     links["self"] = links["current"]
     return links
 

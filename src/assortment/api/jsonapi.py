@@ -2,18 +2,52 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import quote
 
 from starlette.requests import Request
+from starlette.types import Scope
 
 from assortment.domain.paging import Page
 
 # Characters kept verbatim in links: clients (the JS SDK among them) send filters unencoded.
 _SAFE = "()*,:|._-~"
 
+# A Host header worth repeating in a link: a name or an IPv4 or bracketed IPv6 address, and a port.
+_HOST = re.compile(r"(?:[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?")
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
-def page_links(request: Request, page: Page[Any], *, with_nulls: bool = False) -> dict[str, str | None]:
+
+def base_url(scope: Scope, public_url: str | None) -> str:
+    """What absolute links start with: `ASSORTMENT_PUBLIC_URL` when set, else the request's scheme and host.
+
+    The one place that decides it: the catalog service's links (`page_links`) and the read cache's keys
+    (a page is kept per base URL, since its links carry it) both ask here. A Host header that is not a
+    host name or address with an optional port is not repeated; the address the server answered on is.
+    """
+    if public_url:
+        return public_url
+    scheme = str(scope.get("scheme") or "http")
+    host = None
+    for name, value in scope.get("headers") or ():
+        if name == b"host":
+            host = value.decode("latin-1")
+            break
+    if host is None or not _HOST.fullmatch(host):
+        server = scope.get("server")
+        if not server:
+            host = "localhost"
+        elif server[1] is None or server[1] == _DEFAULT_PORTS.get(scheme):
+            host = str(server[0])
+        else:
+            host = f"{server[0]}:{server[1]}"
+    return f"{scheme}://{host}"
+
+
+def page_links(request: Request, page: Page[Any], *, catalog_style: bool = False) -> dict[str, str | None]:
+    """The links of a page (SPEC §0.2). PIM lists: paths, absent links left out. Catalog-service lists
+    (`catalog_style`): absolute URLs, absent links as null."""
     limit, offset, total = page.paging.limit, page.paging.offset, page.total
     extra = []
     for name, value in request.query_params.multi_items():
@@ -22,6 +56,8 @@ def page_links(request: Request, page: Page[Any], *, with_nulls: bool = False) -
         extra.append(f"{quote(name, safe='[]')}={quote(value, safe=_SAFE)}")
     suffix = "".join("&" + item for item in extra)
     path = request.url.path
+    if catalog_style:
+        path = base_url(request.scope, request.app.state.context.settings.public_url) + path
 
     def link(at: int) -> str:
         return f"{path}?page[offset]={at}&page[limit]={limit}{suffix}"
@@ -34,7 +70,7 @@ def page_links(request: Request, page: Page[Any], *, with_nulls: bool = False) -
         "next": link(offset + limit) if offset + limit < total else None,
         "prev": link(max(offset - limit, 0)) if offset > 0 else None,
     }
-    if not with_nulls:
+    if not catalog_style:
         links = {k: v for k, v in links.items() if v is not None}
     return links
 

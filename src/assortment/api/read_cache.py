@@ -8,8 +8,9 @@ before, after checking the bearer token (with a small cache of verified tokens).
 What it needs to know and does not compute itself comes from the normal route: the route records
 which release a request resolved to and the catalog's `release_version` it read
 (`scope["state"]["release_id"]`, `["release_version"]`), and the middleware keeps the 200 body it
-produced under (release id, path, query, display currency), and what the release reference of the path
-(`latest`, or an id) resolved to, for the caller's scopes, at that version.
+produced under (release id, path, query, display currency, the base URL its paging links start with),
+and what the release reference of the path (`latest`, or an id) resolved to, for the caller's scopes,
+at that version.
 
 One `latest` for every process (SPEC §12.4): every write that changes a catalog's releases (publish,
 release deletes) raises `catalog.release_version` in its own transaction, and a remembered resolution is
@@ -33,6 +34,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from assortment.api.catalog_documents import etag_of
+from assortment.api.jsonapi import base_url
 from assortment.api.middleware import REQUEST_ID_HEADER, request_id_for
 from assortment.db.release_versions import ReleaseVersions
 from assortment.domain import auth
@@ -84,8 +86,16 @@ class ReleaseViewCache:
 
 
 class ReleaseViewCacheMiddleware:
-    def __init__(self, app: ASGIApp, cache: ReleaseViewCache, signing_key: Any, versions: ReleaseVersions) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        cache: ReleaseViewCache,
+        signing_key: Any,
+        versions: ReleaseVersions,
+        public_url: str | None = None,
+    ) -> None:
         self.app = app
+        self.public_url = public_url  # ASSORTMENT_PUBLIC_URL: links on every page start with it
         self.cache = cache
         self.signing_key = signing_key  # a callable returning the key (loaded lazily from the database)
         self.versions = versions
@@ -131,13 +141,15 @@ class ReleaseViewCacheMiddleware:
         scopes = principal.visible_scopes
         currency = (headers.get(b"x-moltin-currency") or headers.get(b"ep-currency") or b"").lower()
         alias = (catalog_id, release_ref, scopes)
+        # Paging links are absolute (SPEC §0.2): a page rendered for one host must not answer another's.
+        base = base_url(scope, self.public_url)
         release_id = await self._release_id(alias)
         if release_id is not None:
-            page = self.cache.get((release_id, path, scope.get("query_string", b""), currency))
+            page = self.cache.get((release_id, path, scope.get("query_string", b""), currency, base))
             if page is not None:
                 await _send_page(send, page, headers.get(b"if-none-match"), headers.get(REQUEST_ID_HEADER))
                 return
-        await self._render_and_keep(scope, receive, send, alias, path, currency)
+        await self._render_and_keep(scope, receive, send, alias, path, currency, base)
 
     async def _release_id(self, alias: tuple[Any, ...]) -> str | None:
         """The release the path's reference stands for now (None: ask the app)."""
@@ -173,7 +185,7 @@ class ReleaseViewCacheMiddleware:
         self._fresh = None
 
     async def _render_and_keep(
-        self, scope: Scope, receive: Receive, send: Send, alias: tuple[Any, ...], path: str, currency: bytes
+        self, scope: Scope, receive: Receive, send: Send, alias: tuple[Any, ...], path: str, currency: bytes, base: str
     ) -> None:
         status = 0
         chunks: list[bytes] = []
@@ -196,7 +208,7 @@ class ReleaseViewCacheMiddleware:
             self.cache.aliases.clear()
         self.cache.aliases[alias] = (release_id, version)
         if status == 200:
-            key = (release_id, path, scope.get("query_string", b""), currency)
+            key = (release_id, path, scope.get("query_string", b""), currency, base)
             self.cache.put(key, b"".join(chunks), state.get("valid_until"))
 
 
