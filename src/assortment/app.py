@@ -50,7 +50,9 @@ from assortment.observability import (
 DESCRIPTION = """
 Assortment is a self-hostable product experience manager. Its PXM dialect follows the Elastic Path
 PXM API (JSON:API envelopes, `filter=` expressions, `page[limit]`/`page[offset]` paging); every error
-is `{"errors":[{"status","title","detail","request_id","meta"}]}`.
+is `{"errors":[{"status","title","detail","request_id","meta"}]}`. Paging links are paths in PIM lists and
+absolute URLs in the catalog service's (catalogs, rules, releases, `/catalog`, price books, currencies):
+the request's scheme and host, or the server's `ASSORTMENT_PUBLIC_URL`.
 
 Get a token with `POST /oauth/access_token` (form-encoded `grant_type=client_credentials`, `client_id`,
 `client_secret`) and send it as `Authorization: Bearer <token>`.
