@@ -26,6 +26,7 @@ from assortment.api import events as events_routes
 from assortment.api import integrations as integrations_routes
 from assortment.api import metrics as metrics_routes
 from assortment.api.deps import AppContext
+from assortment.api.direct import DirectReads
 from assortment.api.fast_reads import FastReads, Tokens
 from assortment.api.middleware import (
     BodySizeLimitMiddleware,
@@ -142,12 +143,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.read_cache = ReleaseViewCache(settings.read_cache_bytes)
     app.state.latest_releases = LatestReleases()
     # The storefront's everyday release reads, outside the framework; the read cache in front of them.
-    app.front = fast_reads = FastReads(
-        app.framework,
-        app,
-        Tokens(app.state.read_cache.tokens, app.state.context.signing_key),
-        TurnVersions(ReleaseVersions(engine)),
-    )
+    tokens = Tokens(app.state.read_cache.tokens, app.state.context.signing_key)
+    direct = DirectReads(app.framework, app, tokens, engine, app.state.context.sessions, lambda: app.routes)
+    app.front = fast_reads = FastReads(direct, app, tokens, TurnVersions(ReleaseVersions(engine)))
     if settings.read_cache_bytes:
         app.front = ReleaseViewCacheMiddleware(
             fast_reads,
