@@ -13,6 +13,7 @@ from sqlalchemy import (
     ColumnElement,
     Select,
     and_,
+    bindparam,
     case,
     delete,
     exists,
@@ -284,6 +285,20 @@ def ancestry(session: Session, node_pks: Collection[int]) -> dict[int, list[Crum
     """
     if not node_pks:
         return {}
+    links = session.execute(_ANCESTRY, {"pks": list(node_pks)}).all()
+    crumbs = {
+        pk: Crumb(pk, node_id, name, slug, locales)
+        for pk, node_id, name, slug, locales in session.execute(_CRUMBS, {"pks": list({pk for _, pk, _ in links})})
+    }
+    result: dict[int, list[Crumb]] = {pk: [] for pk in node_pks}
+    for start, pk, _depth in sorted(links, key=lambda link: (link[0], -link[2])):
+        if pk in crumbs:  # else deleted between the two reads (with its subtree): nothing to show
+            result[start].append(crumbs[pk])
+    return result
+
+
+def _ancestry_statement() -> Select[Any]:
+    """(start, ancestor pk, depth) for the nodes bound as `pks`: built once, its compiled form cached."""
     chain = (
         select(
             Node.pk.label("start"),
@@ -291,7 +306,7 @@ def ancestry(session: Session, node_pks: Collection[int]) -> dict[int, list[Crum
             Node.parent_pk.label("parent"),
             literal(0).label("depth"),
         )
-        .where(Node.pk.in_(list(node_pks)))
+        .where(Node.pk.in_(bindparam("pks", expanding=True)))
         .cte("ancestry", recursive=True)
     )
     up = aliased(Node)
@@ -303,18 +318,13 @@ def ancestry(session: Session, node_pks: Collection[int]) -> dict[int, list[Crum
             chain.c.depth + 1,
         ).where(chain.c.parent.is_not(None), chain.c.depth < MAX_ANCESTRY_DEPTH)
     )
-    links = session.execute(select(chain.c.start, chain.c.pk, chain.c.depth)).all()
-    crumbs = {
-        pk: Crumb(pk, node_id, name, slug, locales)
-        for pk, node_id, name, slug, locales in session.execute(
-            select(Node.pk, Node.id, Node.name, Node.slug, Node.locales).where(Node.pk.in_({pk for _, pk, _ in links}))
-        )
-    }
-    result: dict[int, list[Crumb]] = {pk: [] for pk in node_pks}
-    for start, pk, _depth in sorted(links, key=lambda link: (link[0], -link[2])):
-        if pk in crumbs:  # else deleted between the two reads (with its subtree): nothing to show
-            result[start].append(crumbs[pk])
-    return result
+    return select(chain.c.start, chain.c.pk, chain.c.depth)
+
+
+_ANCESTRY = _ancestry_statement()
+_CRUMBS = select(Node.pk, Node.id, Node.name, Node.slug, Node.locales).where(
+    Node.pk.in_(bindparam("pks", expanding=True))
+)
 
 
 def set_parent(session: Session, node_pks: Collection[int], parent_pk: int | None, now: datetime) -> None:
