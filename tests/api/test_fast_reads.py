@@ -15,6 +15,7 @@ from assortment.api.fast_reads import FastReads
 from assortment.app import create_app
 from assortment.config import Settings
 from tests.api.test_release_prices import Shop, add_price, base, make_book, seed_catalog, shop
+from tests.api.test_shopper_catalog import make_rule
 from tests.catalogs import curate, make_catalog, publish, set_product, view_url
 from tests.conftest import Caller, Database, Keys
 from tests.helpers import errors_of
@@ -99,12 +100,50 @@ def test_fast_answers_are_the_frameworks_byte_for_byte(shop: Shop, cold: Cold) -
         ]
         reads += [(f"{base_url}/products/{product_id}", {}) for product_id in shop.products.values()]
         reads += [(f"{base_url}/products/{shop.products['range']}", {"X-Moltin-Currency": "CAD"})]
+    shopper_node = f"/catalog/nodes/{shop.node}/relationships/products"
+    reads += [
+        (shopper_node, {}),
+        (shopper_node + "?page[limit]=5&page[offset]=5", {"X-Moltin-Currency": "JPY", "EP-Channel": "web"}),
+        (shopper_node + "?page[offset]=500", {}),
+        (f"/catalog/products/{shop.products['range']}", {"EP-Currency": "CAD"}),
+        (f"/catalog/products/{shop.products['plain-3']}", {"EP-Context-Tag": "x", "X-Moltin-Customer-Id": "c"}),
+    ]
     for url, headers in reads:
         for caller in (cold.admin, cold.shopper):
             slow, fast = framework_then_fast(cold, caller, url, headers)
             assert slow.status_code == 200, slow.text
             assert fast.content == slow.content, url
             assert stable_headers(fast) == stable_headers(slow), url
+
+
+def test_the_shoppers_catalog_follows_the_rules_at_once(shop: Shop, cold: Cold) -> None:
+    """The fast path chooses the shopper's catalog from the rules as they are when the request comes in:
+    a rule made, changed or deleted applies to the very next read (SPEC §5)."""
+    catalog, older = priced_shop(shop)  # `older` was made first: the one shown with no rule
+    url = f"/catalog/products/{shop.products['range']}"
+
+    def catalog_seen(headers: dict[str, str]) -> str:
+        response = cold.shopper.get(url, headers=headers)
+        assert response.status_code == 200, response.text
+        seen: str = response.json()["data"]["meta"]["catalog_id"]
+        return seen
+
+    web = {"EP-Channel": "web"}
+    for _ in range(2):  # the second read is the fast path's
+        assert catalog_seen(web) == older
+    answered = cold.fast.answered
+    rule = make_rule(cold.admin, catalog, channels=["web"])
+    assert catalog_seen(web) == catalog
+    assert catalog_seen(web) == catalog
+    assert catalog_seen({}) == older
+    assert catalog_seen({"EP-Channel": "app"}) == older
+    body = {"data": {"type": "catalog_rule", "id": rule["id"], "attributes": {"channels": ["app"]}}}
+    assert cold.admin.put(f"/pcm/catalogs/rules/{rule['id']}", json=body).status_code == 200
+    assert catalog_seen(web) == older
+    assert catalog_seen({"EP-Channel": "app"}) == catalog
+    assert cold.admin.delete(f"/pcm/catalogs/rules/{rule['id']}").status_code == 204
+    assert catalog_seen({"EP-Channel": "app"}) == older
+    assert cold.fast.answered > answered
 
 
 def test_an_etag_that_matches_gets_304_from_the_fast_path_too(shop: Shop, cold: Cold) -> None:

@@ -37,7 +37,8 @@ def resolved(request: Request, service: ReleaseService, catalog_id: str, release
     request.state.release_id = str(ref.release.id)
     request.state.release_version = ref.catalog.release_version
     # For the fast read path (api/fast_reads.py): what this reference resolved to, for these scopes.
-    request.state.release_ref = ref
+    request.state.catalog_uuid = ref.catalog.id
+    request.state.release = ref.release  # detached and never changed (LatestReleases)
     request.state.scopes = service.principal.visible_scopes
     return ref
 

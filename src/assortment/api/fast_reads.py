@@ -30,16 +30,21 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
+import orjson
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from assortment.api.catalog_documents import document_page, etag_of, single_document
 from assortment.api.middleware import REQUEST_ID_HEADER, request_id_for
+from assortment.db.models import CatalogRule
 from assortment.db.release_versions import TurnVersions
 from assortment.db.repositories import releases as repo
+from assortment.db.repositories import storefront
 from assortment.db.types import utcnow
 from assortment.domain import auth
+from assortment.domain.catalog_rules import ShopperContext, choose_rule
 from assortment.domain.paging import Page, Paging
+from assortment.domain.publish import release_base
 from assortment.domain.release_render import RowRenderer
 from assortment.domain.releases import display_currency
 from assortment.domain.tenancy import Principal
@@ -48,9 +53,16 @@ from assortment.errors import DomainError, Unauthenticated
 RELEASE = r"^/pcm/catalogs/([^/]+)/releases/([^/]+)"
 NODE_PRODUCTS = re.compile(RELEASE + r"/nodes/([^/]+)/relationships/products$")
 PRODUCT = re.compile(RELEASE + r"/products/([^/]+)$")
+SHOPPER_NODE_PRODUCTS = re.compile(r"^/catalog/nodes/([^/]+)/relationships/products$")
+SHOPPER_PRODUCT = re.compile(r"^/catalog/products/([^/]+)$")
+PATTERNS = (NODE_PRODUCTS, PRODUCT, SHOPPER_NODE_PRODUCTS, SHOPPER_PRODUCT)
+LISTS = frozenset({NODE_PRODUCTS, SHOPPER_NODE_PRODUCTS})
+SHOPPER = frozenset({SHOPPER_NODE_PRODUCTS, SHOPPER_PRODUCT})
 PAGING_KEYS = frozenset({"page[limit]", "page[offset]"})
 MAX_ALIASES = 10_000
 MAX_TOKENS = 10_000
+SHOPPER_KEY = "shopper"
+RULE_FIELDS = ("channels", "tags", "customer_ids", "account_ids", "account_tag_ids", "schedules")
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +99,15 @@ class Tokens:
         return principal
 
 
+# (release, catalog release_version, the shopper view's rebase of links) a request reads.
+Found = tuple[Any, int, tuple[bytes, bytes] | None]
+
+
+def _json(value: Any) -> Any:
+    """A JSON column's value as the ORM gives it: SQLite's driver returns the text, psycopg decodes JSONB."""
+    return orjson.loads(value) if isinstance(value, str | bytes) else value
+
+
 class FastReads:
     def __init__(self, app: ASGIApp, owner: Any, tokens: Tokens, versions: TurnVersions) -> None:
         self.app = app
@@ -101,7 +122,7 @@ class FastReads:
             await self.app(scope, receive, send)
             return
         path: str = scope["path"]
-        match = NODE_PRODUCTS.match(path) or PRODUCT.match(path)
+        match = next((m for m in (pattern.match(path) for pattern in PATTERNS) if m is not None), None)
         answer = None if match is None else self._answer(scope, match)
         if answer is None:
             await self._learn(scope, receive, send, match)
@@ -117,42 +138,97 @@ class FastReads:
         principal = self.tokens.principal(headers.get(b"authorization"))
         if principal is None:
             return None
-        is_list = match.re is NODE_PRODUCTS
+        is_list = match.re in LISTS
         query: bytes = scope.get("query_string", b"")
         paging = _paging(query) if is_list else None
         if (paging is None) if is_list else bool(query):
             return None
-        entry = self.resolved.get((match.group(1), match.group(2), principal.visible_scopes))
-        if entry is None:
-            return None
-        release = entry.release
         try:
-            if self.versions.current(entry.catalog_id) != entry.version:
-                return None
-            entity = uuid.UUID(match.group(3))
-        except ValueError:
+            entity = uuid.UUID(match.groups()[-1])
+            if match.re in SHOPPER:
+                found = self._shopper_release(principal, headers)
+            else:
+                found = self._release(match, principal)
+        except Exception:  # not an id, or a database that went away: the framework answers
             return None
+        if found is None:
+            return None
+        release, version, rebase = found
         currency = (headers.get(b"x-moltin-currency") or headers.get(b"ep-currency") or b"").decode("latin-1")
         now = utcnow()
         renderer = RowRenderer(display_currency(release, currency or None), now)
         try:
             if paging is not None:
-                body = self._node_products(scope, release, entity, paging, renderer)
+                body = self._node_products(scope, release, entity, paging, renderer, rebase)
             else:
-                body = self._product(release, entity, renderer)
+                body = self._product(release, entity, renderer, rebase)
         except Exception:  # a database that went away: the framework reports it the usual way
             return None
         if body is None:
             return None
         state = scope.setdefault("state", {})
         state["release_id"] = str(release.id)
-        state["release_version"] = entry.version
+        state["release_version"] = version
         if renderer.valid_until is not None:
             state["valid_until"] = renderer.valid_until.timestamp()
         return body, headers.get(b"if-none-match"), dict(scope["headers"]).get(REQUEST_ID_HEADER)
 
+    def _release(self, match: re.Match[str], principal: Principal) -> Found | None:
+        """The release a release-view path names, as the framework resolved it at the catalog's current
+        version (read at most once per turn of the event loop)."""
+        entry = self.resolved.get((match.group(1), match.group(2), principal.visible_scopes))
+        if entry is None or self.versions.current(entry.catalog_id) != entry.version:
+            return None
+        return entry.release, entry.version, None
+
+    def _shopper_release(self, principal: Principal, headers: dict[bytes, bytes]) -> Found | None:
+        """The release the shopper `/catalog` shows this caller (SPEC §5): the rules chosen by the domain's
+        own `choose_rule` over the rules read now, then the latest release of that catalog, as the
+        framework resolved it at the catalog's version read now."""
+
+        def header(name: bytes) -> str | None:
+            value = headers.get(name)
+            return None if value is None else value.decode("latin-1")
+
+        context = ShopperContext(
+            channel=header(b"ep-channel"),
+            tag=header(b"ep-context-tag"),
+            customer_id=header(b"x-moltin-customer-id"),
+            account_id=header(b"ep-account-id"),
+        )
+        scopes = principal.visible_scopes
+        pair = (scopes[0], scopes[-1])
+        rules = [
+            CatalogRule(
+                pk=row[0],
+                catalog_pk=row[1],
+                **{name: _json(value) for name, value in zip(RULE_FIELDS, row[2:], strict=True)},
+            )
+            for row in self.versions.fetch(storefront.SHOPPER_RULES, *pair)
+        ]
+        chosen = choose_rule(rules, context, utcnow())
+        if chosen is not None:
+            rows = self.versions.fetch(storefront.CATALOG_BY_PK, chosen.catalog_pk)
+        else:
+            rows = self.versions.fetch(storefront.OLDEST_PUBLISHED_CATALOG, *pair)
+        if not rows:
+            return None
+        raw_id, version = rows[0]
+        catalog_id = raw_id if isinstance(raw_id, uuid.UUID) else uuid.UUID(hex=raw_id)
+        entry = self.resolved.get((SHOPPER_KEY, catalog_id))
+        if entry is None or entry.version != version:
+            return None
+        rebase = (release_base(catalog_id, entry.release.id).encode(), b"/catalog")
+        return entry.release, version, rebase
+
     def _node_products(
-        self, scope: Scope, release: Any, node_id: uuid.UUID, paging: Paging, renderer: RowRenderer
+        self,
+        scope: Scope,
+        release: Any,
+        node_id: uuid.UUID,
+        paging: Paging,
+        renderer: RowRenderer,
+        rebase: tuple[bytes, bytes] | None,
     ) -> bytes | None:
         found = self.versions.fetch(repo.FAST_NODE_PRODUCT_COUNT, release.pk, node_id)
         if not found:
@@ -162,26 +238,42 @@ class FastReads:
         if not rows and paging.offset < total:  # the release went away in between
             return None
         items = renderer.rows([(row[0], row[1], bool(row[2])) for row in rows])
-        return document_page(Request({**scope, "app": self.owner}), Page(items, total, paging))
+        return document_page(Request({**scope, "app": self.owner}), Page(items, total, paging), rebase=rebase)
 
-    def _product(self, release: Any, product_id: uuid.UUID, renderer: RowRenderer) -> bytes | None:
+    def _product(
+        self, release: Any, product_id: uuid.UUID, renderer: RowRenderer, rebase: tuple[bytes, bytes] | None
+    ) -> bytes | None:
         rows = self.versions.fetch(repo.FAST_PRODUCT_ROW, release.pk, product_id)
         if not rows:
             return None
-        return single_document(renderer.row(rows[0][0], rows[0][1], False))
+        return single_document(renderer.row(rows[0][0], rows[0][1], False), rebase=rebase)
 
     async def _learn(self, scope: Scope, receive: Receive, send: Send, match: re.Match[str] | None) -> None:
-        """Let the framework answer; remember the release it resolved for this reference and scopes."""
-        await self.app(scope, receive, send)
+        """Let the framework answer; after a success, remember the release it resolved (for this reference
+        and scopes; for the shopper view, as the latest of the catalog the rules chose)."""
         if match is None:
+            await self.app(scope, receive, send)
             return
+        status = 0
+
+        async def watching(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        await self.app(scope, receive, watching)
         state = scope.get("state") or {}
-        ref, version, scopes = state.get("release_ref"), state.get("release_version"), state.get("scopes")
-        if ref is None or version is None or scopes is None:
+        catalog_id, release = state.get("catalog_uuid"), state.get("release")
+        version, scopes = state.get("release_version"), state.get("scopes")
+        if status not in (200, 304) or catalog_id is None or release is None or version is None:
             return
         if len(self.resolved) >= MAX_ALIASES:
             self.resolved.clear()
-        self.resolved[(match.group(1), match.group(2), scopes)] = Resolved(ref.catalog.id, ref.release, version)
+        if match.re in SHOPPER:  # the shopper's catalog is chosen anew on every request; its latest is kept
+            self.resolved[(SHOPPER_KEY, catalog_id)] = Resolved(catalog_id, release, version)
+        elif scopes is not None:
+            self.resolved[(match.group(1), match.group(2), scopes)] = Resolved(catalog_id, release, version)
 
 
 def _paging(query: bytes) -> Paging | None:

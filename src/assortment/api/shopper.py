@@ -42,6 +42,10 @@ def shopper_release(request: Request, session: SessionDep, principal: ShopperDep
     catalog = CatalogRuleService(session, principal).shopper_catalog(context)
     service = view_service(request, session, principal)
     ref = service.resolve_in(catalog, "latest")
+    # For the fast read path (api/fast_reads.py): the latest release of this catalog, at this version.
+    request.state.catalog_uuid = catalog.id
+    request.state.release = ref.release  # detached and never changed (LatestReleases)
+    request.state.release_version = catalog.release_version
     return ShopperRelease(service, ref, (release_base(catalog.id, ref.release.id).encode(), b"/catalog"))
 
 
