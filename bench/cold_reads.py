@@ -18,12 +18,16 @@ rendered from the database.
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import httpx
 from sqlalchemy import create_engine, func, insert, select
@@ -157,17 +161,48 @@ def token_for(base: str, url: str) -> str:
     return access
 
 
-def measure(base: str, token: str, reads: list[Read], seconds: int, warmup: int, connections: int) -> list[Load]:
+def server_pid(base: str) -> int | None:
+    """The process listening on the server's port (`ss`), for its CPU time; None when it cannot be told."""
+    port = base.rsplit(":", 1)[1]
+    try:
+        listing = subprocess.run(["ss", "-ltnpH", f"sport = :{port}"], capture_output=True, text=True, check=False)
+    except OSError:
+        return None
+    found = re.search(r"pid=(\d+)", listing.stdout)
+    return int(found.group(1)) if found else None
+
+
+def cpu_seconds(pid: int | None) -> float | None:
+    """User + system CPU time of a process so far (from /proc)."""
+    if pid is None:
+        return None
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measure(
+    base: str, token: str, reads: list[Read], seconds: int, warmup: int, connections: int
+) -> list[tuple[Load, float | None]]:
+    """Each read under wrk: its load figures and the server's CPU time per request in µs (the figure that
+    other work on a shared machine disturbs least: throughput falls when the server is not scheduled)."""
     wrk = wrk_command()
+    pid = server_pid(base)
     loads = []
     for read in reads:
         response = httpx.get(base + read.path, headers={"Authorization": f"Bearer {token}"}, timeout=30)
         if response.status_code != 200:
             raise SystemExit(f"GET {read.path}: {response.status_code} {response.text[:1000]}")
         run_wrk(wrk, base + read.path, token, 2, connections, warmup)
+        before = cpu_seconds(pid)
         load = run_wrk(wrk, base + read.path, token, 2, connections, seconds)
-        print(f"    {read.name}: {load.rps:9,.0f} req/s (p50 {load.p50_ms:.2f} ms, p99 {load.p99_ms:.2f} ms)")
-        loads.append(load)
+        after = cpu_seconds(pid)
+        cpu = None if before is None or after is None or not load.requests else 1e6 * (after - before) / load.requests
+        cpu_text = "" if cpu is None else f", server CPU {cpu:,.0f} µs/request"
+        print(f"    {read.name}: {load.rps:9,.0f} req/s (p50 {load.p50_ms:.2f} ms, p99 {load.p99_ms:.2f} ms{cpu_text})")
+        loads.append((load, cpu))
     return loads
 
 
@@ -175,7 +210,7 @@ def measure(base: str, token: str, reads: list[Read], seconds: int, warmup: int,
 class Figures:
     version: str
     load: float
-    loads: list[Load]
+    loads: list[tuple[Load, float | None]]
 
 
 def run(ctx: Context) -> Section:
@@ -203,16 +238,22 @@ def run(ctx: Context) -> Section:
     budget = sizes.is_budget()
     header = (
         "| read | budget | "
-        + " | ".join(f"{ENGINE_NAMES[k]} req/s | {ENGINE_NAMES[k]} p50 / p99 ms" for k in figures)
+        + " | ".join(
+            f"{ENGINE_NAMES[k]} req/s | {ENGINE_NAMES[k]} p50 / p99 ms | {ENGINE_NAMES[k]} CPU µs/req" for k in figures
+        )
         + " | verdict |"
     )
-    rows = [header, "|---|---|" + "---:|---:|" * len(figures) + "---|"]
+    rows = [header, "|---|---|" + "---:|---:|---:|" * len(figures) + "---|"]
     for i, read in enumerate(reads):
         cells = [read.name, f"≥ {read.budget_rps:,.0f} req/s" + (", p99 ≤ 25 ms" if read.p99_budget else "")]
         ok = True
         for figure in figures.values():
-            load = figure.loads[i]
-            cells += [f"{load.rps:,.0f}", f"{load.p50_ms:.2f} / {load.p99_ms:.2f}"]
+            load, cpu = figure.loads[i]
+            cells += [
+                f"{load.rps:,.0f}",
+                f"{load.p50_ms:.2f} / {load.p99_ms:.2f}",
+                "—" if cpu is None else f"{cpu:,.0f}",
+            ]
             ok = ok and load.rps >= read.budget_rps and (not read.p99_budget or load.p99_ms <= BUDGET_P99_MS)
         cells.append(("pass" if ok else "**fail**") if budget else "(not the budget size)")
         rows.append("| " + " | ".join(cells) + " |")
