@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 from fastapi import FastAPI
@@ -39,6 +40,7 @@ from assortment.api.v2 import product_relationships as v2_product_relationships
 from assortment.config import Settings
 from assortment.db.engine import make_engine, make_session_factory
 from assortment.db.release_versions import ReleaseVersions, TurnVersions
+from assortment.domain import events
 from assortment.domain.releases import LatestReleases
 from assortment.observability import (
     TELEMETRY_MARK,
@@ -47,6 +49,8 @@ from assortment.observability import (
     access_log_for,
     track_pool,
 )
+
+log = logging.getLogger("assortment")
 
 DESCRIPTION = """
 Assortment is a self-hostable product experience manager. Its PXM dialect follows the Elastic Path
@@ -116,7 +120,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
         lifespan=integrations_routes.webhook_deliveries,
     )
-    app.state.context = AppContext(settings, make_session_factory(engine))
+    sessions = make_session_factory(engine)
+    if settings.bench_without_events:
+        log.warning("ASSORTMENT_BENCH_WITHOUT_EVENTS is set: changes raise no events (for benchmarks only)")
+        events.switch_off(sessions)
+    app.state.context = AppContext(settings, sessions)
     app.state.engine = engine
     api_errors.install(app)
     docs.install(app)

@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     webhook_worker: bool = True
     webhook_lease_seconds: float = Field(default=60.0, gt=0)  # a delivery in flight when its process died
     event_retention_days: int = Field(default=30, ge=1)
+    # For `make bench` only: this process records no events, so the cost of the outbox can be measured
+    # against the same server without it. It breaks SPEC §11's promise; the server warns when it is set.
+    bench_without_events: bool = False
     # The scheme, host and optional path prefix clients reach the API at (`https://shop.example.com`),
     # for the absolute links of the catalog service (SPEC §0.2) behind a proxy; unset: each request's own.
     public_url: str | None = None

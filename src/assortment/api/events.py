@@ -16,7 +16,7 @@ from assortment.api.custom_relationships import render_definition
 from assortment.api.deps import AdminDep, FilterDep, SessionDep
 from assortment.api.hierarchies import render_hierarchy, render_node
 from assortment.api.prices import render_currency, render_price, render_pricebook
-from assortment.api.products import render_products
+from assortment.api.products import render_product, render_products
 from assortment.api.render import timestamp
 from assortment.api.responses import json_response
 from assortment.api.schemas_doc import ERRORS
@@ -51,7 +51,7 @@ def _release(_session: Session, catalog_and_release: Any) -> dict[str, Any]:
     return {"data": render_release(catalog, release)}
 
 
-events.register_renderer("product", _product)
+events.register_renderer("product", _product, new=render_product)
 events.register_renderer("hierarchy", _hierarchy)
 events.register_renderer("node", _node)
 events.register_renderer("catalog-release", _release)

@@ -36,15 +36,18 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
+import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import event as sa_event
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from assortment.db import filters as sql_filters
 from assortment.db.models import Event
@@ -56,8 +59,10 @@ from assortment.domain.tenancy import Principal
 from assortment.errors import BadRequest, NotFound
 
 Renderer = Callable[[Session, Any], dict[str, Any]]
+NewRenderer = Callable[[Any], dict[str, Any]]
 
 _RENDERERS: dict[str, Renderer] = {}
+_NEW_RENDERERS: dict[str, NewRenderer] = {}
 
 # Upstream's keys and Assortment's own (SPEC §11.2), each `<entity>.created|updated|deleted`.
 ENTITY_TYPES = (
@@ -76,14 +81,26 @@ OBSERVABLE_KEYS = frozenset(
     f"{entity}.{action}" for entity in ENTITY_TYPES for action in ("created", "updated", "deleted")
 )
 
-# session.info: the events recorded in this transaction, and documents the routes rendered meanwhile.
+# session.info: the events recorded in this transaction, and documents the routes rendered meanwhile; and
+# the mark of sessions that record nothing (`switch_off`).
 _PENDING = "assortment_pending_events"
 _RENDERED = "assortment_rendered_documents"
+_OFF = "assortment_events_off"
 
 
-def register_renderer(entity_type: str, renderer: Renderer) -> None:
-    """The api layer says how a GET renders an entity of this type: `renderer(session, entity)`."""
+def switch_off(sessions: sessionmaker[Session]) -> None:
+    """Sessions of this factory record no events (ASSORTMENT_BENCH_WITHOUT_EVENTS): only for measuring what
+    the outbox costs, as it breaks the promise that a committed change has its event."""
+    sessions.configure(info={_OFF: True})
+
+
+def register_renderer(entity_type: str, renderer: Renderer, *, new: NewRenderer | None = None) -> None:
+    """The api layer says how a GET renders an entity of this type: `renderer(session, entity)` returns the
+    document; `new(entity)`, when given, renders the `data` of one just created (which nothing refers to yet)
+    without reading the database, for bulk loads (`record_created`)."""
     _RENDERERS[entity_type] = renderer
+    if new is not None:
+        _NEW_RENDERERS[entity_type] = new
 
 
 @dataclass(slots=True)
@@ -97,6 +114,18 @@ class _Pending:
     actor_type: str
     actor_id: str
     created_at: datetime
+    new: bool = False  # an entity this transaction created and nothing refers to yet (record_created)
+
+
+def new_event_id() -> uuid.UUID:
+    """A UUIDv7 (RFC 9562: 48 bits of Unix milliseconds, then random bits), so event ids grow with time and
+    each insert lands at the right edge of the unique index on them. A random id writes into a random page
+    of that index, which PostgreSQL logs as a whole page the first time after each checkpoint (measured: the
+    outbox statement took ~0.1 ms more with uuid4 ids, on a table of 200k events)."""
+    millis = time.time_ns() // 1_000_000
+    rand = int.from_bytes(os.urandom(10), "big")
+    value = (millis & 0xFFFF_FFFF_FFFF) << 80 | 0x7 << 76 | (rand >> 68) << 64 | 0b10 << 62 | rand & (2**62 - 1)
+    return uuid.UUID(int=value)
 
 
 def record(
@@ -111,14 +140,15 @@ def record(
     returns the event's id. The row and the jobs of the integrations observing it are written when the
     transaction commits (in it, just before), with the payload rendered then: the document as a GET right
     after the commit returns it, rendered once even when the route rendered it already (`rendered`)."""
-    entity_type, _, _action = triggered_by.rpartition(".")
-    event_id = uuid.uuid4()
+    event_id = new_event_id()
+    if _OFF in session.info:
+        return event_id
     pending: list[_Pending] = session.info.setdefault(_PENDING, [])
     pending.append(
         _Pending(
             event_id,
             triggered_by,
-            entity_type,
+            triggered_by.rpartition(".")[0],
             entity,
             str(entity_id),
             scope_id,
@@ -130,6 +160,24 @@ def record(
     return event_id
 
 
+def record_created(
+    session: Session, principal: Principal, entity_type: str, entities: Sequence[tuple[Any, Any]], scope_id: uuid.UUID
+) -> None:
+    """Record `<entity_type>.created` for each (entity, id) of a bulk load, in the caller's transaction, written
+    at its commit with the others (one statement for all on PostgreSQL). Their payloads come from the renderer
+    registered for new entities of the type when there is one (it reads nothing from the database), else from
+    the usual one."""
+    if _OFF in session.info or not entities:
+        return
+    triggered_by = f"{entity_type}.created"
+    actor_type, actor_id, now = principal.actor, str(principal.key_id), utcnow()
+    session.info.setdefault(_PENDING, []).extend(
+        _Pending(new_event_id(), triggered_by, entity_type, entity, str(entity_id), scope_id, actor_type, actor_id,
+                 now, True)
+        for entity, entity_id in entities
+    )
+
+
 def rendered(session: Session, entity_type: str, entity: Any, document: dict[str, Any]) -> None:
     """The route rendered `entity` for its answer after its last change: the event can carry that document."""
     if session.info.get(_PENDING):
@@ -139,6 +187,8 @@ def rendered(session: Session, entity_type: str, entity: Any, document: dict[str
 def _payload(session: Session, event: _Pending) -> dict[str, Any]:
     if event.triggered_by.endswith(".deleted"):
         return {"type": event.entity_type, "id": event.entity_id}
+    if event.new and (fresh := _NEW_RENDERERS.get(event.entity_type)) is not None:
+        return {"data": fresh(event.entity)}
     done = session.info.get(_RENDERED, {}).get((event.entity_type, id(event.entity)))
     if done is not None:
         return {"data": done}
@@ -146,6 +196,13 @@ def _payload(session: Session, event: _Pending) -> dict[str, Any]:
     if renderer is None:
         return {"data": {"type": event.entity_type, "id": event.entity_id}}
     return renderer(session, event.entity)
+
+
+def _to_json(payload: dict[str, Any]) -> str:
+    try:
+        return orjson.dumps(payload).decode()  # several times faster than json: it runs for every event
+    except TypeError:  # a string that is not valid Unicode (a lone surrogate): escaped, as json does
+        return json.dumps(payload, separators=(",", ":"))
 
 
 @sa_event.listens_for(Session, "before_commit")
@@ -163,7 +220,7 @@ def _write_pending(session: Session) -> None:
             e.scope_id,
             e.actor_type,
             e.actor_id,
-            json.dumps(_payload(session, e)),
+            _to_json(_payload(session, e)),
             e.created_at,
         )
         for e in pending

@@ -119,24 +119,39 @@ class NewEvent(NamedTuple):
 def write_events(connection: Connection, events: Sequence[NewEvent]) -> None:
     """Insert the events, in order, and a pending job for each enabled integration of the event's scope that
     observes its key, in the connection's transaction."""
-    if connection.dialect.name == "postgresql":
-        for event in events:
-            connection.exec_driver_sql(_PG_WRITE, tuple(event))
-    else:
-        _write_sqlite(connection, events)
+    if not events:
+        return
+    cursor = connection.connection.cursor()  # the driver's own: this runs at every commit with a change
+    try:
+        if connection.dialect.name != "postgresql":
+            _write_sqlite(cursor, events)
+        elif len(events) == 1:  # a change through the API, most of the time: one statement, one round trip
+            cursor.execute(_PG_WRITE, tuple(events[0]))
+        else:
+            # psycopg sends the inserts in a pipeline (no round trip each), then the jobs of all of them.
+            cursor.executemany(_PG_EVENT, [tuple(event) for event in events])
+            cursor.execute(_PG_JOBS, ([event.id for event in events],))
+    finally:
+        cursor.close()
 
 
-# One statement per event: the event (with its transaction's id) and its jobs.
-_PG_WRITE = (
-    "WITH e AS (INSERT INTO event (id, txid, triggered_by, entity_type, entity_id, scope_id, actor_type,"
-    " actor_id, payload, created_at) VALUES (%s, pg_current_xact_id()::text::bigint, %s, %s, %s, %s, %s, %s,"
-    " %s::jsonb, %s) RETURNING pk, scope_id, triggered_by, created_at)"
-    " INSERT INTO integration_job (id, integration_pk, event_pk, triggered_by, status, attempts,"
-    " next_attempt_at, created_at, updated_at)"
-    " SELECT gen_random_uuid(), i.pk, e.pk, e.triggered_by, 'pending', 0, e.created_at, e.created_at,"
-    " e.created_at FROM e JOIN integration i ON i.scope_id = e.scope_id AND i.enabled"
-    " AND i.observes ? e.triggered_by"
+_PG_EVENT = (
+    "INSERT INTO event (id, txid, triggered_by, entity_type, entity_id, scope_id, actor_type, actor_id, payload,"
+    " created_at) VALUES (%s, pg_current_xact_id()::text::bigint, %s, %s, %s, %s, %s, %s, %s::jsonb, %s)"
 )
+_PG_JOB_COLUMNS = (
+    "INSERT INTO integration_job (id, integration_pk, event_pk, triggered_by, status, attempts, next_attempt_at,"
+    " created_at, updated_at) SELECT gen_random_uuid(), i.pk, e.pk, e.triggered_by, 'pending', 0, e.created_at,"
+    " e.created_at, e.created_at"
+)
+_PG_OBSERVERS = "JOIN integration i ON i.scope_id = e.scope_id AND i.enabled AND i.observes ? e.triggered_by"
+# One event with its jobs, in one statement.
+_PG_WRITE = (
+    f"WITH e AS ({_PG_EVENT} RETURNING pk, scope_id, triggered_by, created_at) {_PG_JOB_COLUMNS} FROM e"
+    f" {_PG_OBSERVERS}"
+)
+# The jobs of events just inserted, by their ids.
+_PG_JOBS = f"{_PG_JOB_COLUMNS} FROM event e {_PG_OBSERVERS} WHERE e.id = ANY(%s::uuid[]) ORDER BY e.pk"
 _SQLITE_EVENT = (
     "INSERT INTO event (id, txid, triggered_by, entity_type, entity_id, scope_id, actor_type, actor_id,"
     " payload, created_at) VALUES (?, 0, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -153,31 +168,38 @@ def _sqlite_time(value: datetime) -> str:
     return value.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
 
 
-def _write_sqlite(connection: Connection, events: Sequence[NewEvent]) -> None:
+def _sqlite_row(event: NewEvent) -> tuple[Any, ...]:
     # Uuid columns hold 32 hex digits on SQLite.
+    return (
+        event.id.hex,
+        event.triggered_by,
+        event.entity_type,
+        event.entity_id,
+        event.scope_id.hex,
+        event.actor_type,
+        event.actor_id,
+        event.payload,
+        _sqlite_time(event.created_at),
+    )
+
+
+def _write_sqlite(cursor: Any, events: Sequence[NewEvent]) -> None:
+    """The scopes' enabled integrations are read once; events no integration observes go in one executemany,
+    the others one by one (their jobs need the event's key)."""
     observers: dict[uuid.UUID, list[tuple[int, list[str]]]] = {}
+    for scope_id in {event.scope_id for event in events}:
+        found = cursor.execute(_SQLITE_OBSERVERS, (scope_id.hex,)).fetchall()
+        observers[scope_id] = [(pk, json.loads(observes)) for pk, observes in found]
+    if not any(observers.values()):
+        cursor.executemany(_SQLITE_EVENT, [_sqlite_row(event) for event in events])
+        return
     for event in events:
-        at = _sqlite_time(event.created_at)
-        result = connection.exec_driver_sql(
-            _SQLITE_EVENT,
-            (
-                event.id.hex,
-                event.triggered_by,
-                event.entity_type,
-                event.entity_id,
-                event.scope_id.hex,
-                event.actor_type,
-                event.actor_id,
-                event.payload,
-                at,
-            ),
-        )
-        if event.scope_id not in observers:
-            found = connection.exec_driver_sql(_SQLITE_OBSERVERS, (event.scope_id.hex,)).all()
-            observers[event.scope_id] = [(pk, json.loads(observes)) for pk, observes in found]
+        row = _sqlite_row(event)
+        cursor.execute(_SQLITE_EVENT, row)
         watching = [pk for pk, observes in observers[event.scope_id] if event.triggered_by in observes]
         if watching:
-            event_pk = result.lastrowid
-            connection.exec_driver_sql(
-                _SQLITE_JOB, [(uuid.uuid4().hex, pk, event_pk, event.triggered_by, at, at, at) for pk in watching]
+            at = row[-1]
+            cursor.executemany(
+                _SQLITE_JOB,
+                [(uuid.uuid4().hex, pk, cursor.lastrowid, event.triggered_by, at, at, at) for pk in watching],
             )
