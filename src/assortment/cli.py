@@ -277,6 +277,7 @@ def products_import(
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar")] = False,
 ) -> None:
     """Load products, validating every row like the API does; bad rows are reported, good ones load."""
+    from assortment.api import events as _renders_event_payloads  # noqa: F401  (product.created)
     from assortment.domain.product_import import import_products
 
     settings = Settings()
@@ -321,6 +322,7 @@ def prices_import(
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar")] = False,
 ) -> None:
     """Load prices into a price book, checking every row like the API does; bad rows are reported."""
+    from assortment.api import events as _renders_event_payloads  # noqa: F401  (price.created)
     from assortment.domain.price_import import import_prices
 
     sessions = make_session_factory(make_engine(Settings()))

@@ -18,6 +18,7 @@ import csv
 import io
 import json
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +31,8 @@ from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from assortment.db.engine import begin_write
+from assortment.db.models import ORGANIZATION_SCOPE
+from assortment.domain.tenancy import Principal
 from assortment.errors import ValidationFailed
 
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
@@ -60,6 +63,15 @@ class LoadSpec:
     claim: Callable[[int, dict[str, Any]], str | None]  # the unique value a row takes, or why it cannot
     to_row: Callable[[dict[str, Any]], dict[str, Any]]
     integrity_message: Callable[[IntegrityError], str]
+    # Called with the rows a batch inserted, in its transaction before it commits (their events).
+    inserted: Callable[[Session, list[dict[str, Any]]], None] | None = None
+
+
+def bulk_principal(scope_id: uuid.UUID) -> Principal:
+    """Who the events of a bulk load name: the command line acts as a key of the target's owner, with the
+    nil id (as `assortment catalogs publish` does)."""
+    store_id = None if scope_id == ORGANIZATION_SCOPE else scope_id
+    return Principal(key_id=uuid.UUID(int=0), store_id=store_id, grant="client_credentials")
 
 
 def check_file_type(path: Path) -> None:
@@ -202,24 +214,28 @@ def _insert(
         with sessions() as session:
             begin_write(session)
             session.execute(insert(spec.table), rows)
+            if spec.inserted is not None:
+                spec.inserted(session, rows)
             session.commit()
         return len(rows)
     except (IntegrityError, DataError):
         pass
-    imported = 0
+    inserted = []
     with sessions() as session:
         begin_write(session)
         for line_no, row in batch:
             try:
                 with session.begin_nested():
                     session.execute(insert(spec.table), [row])
-                imported += 1
+                inserted.append(row)
             except IntegrityError as exc:
                 report.errors.append((line_no, spec.integrity_message(exc)))
             except DataError as exc:
                 report.errors.append((line_no, f"refused by the database: {first_line(exc.orig)}"))
+        if spec.inserted is not None:
+            spec.inserted(session, inserted)
         session.commit()
-    return imported
+    return len(inserted)
 
 
 def first_line(error: BaseException | None) -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from rich.console import Console
@@ -24,8 +25,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from assortment.db.models import ORGANIZATION_SCOPE, Price, Pricebook
 from assortment.db.repositories.products import external_ref_digest as digest
 from assortment.db.types import utcnow
-from assortment.domain import auth
-from assortment.domain.bulk_load import ImportReport, LoadSpec, check_file_type, first_line, load_file
+from assortment.domain import auth, events
+from assortment.domain.bulk_load import ImportReport, LoadSpec, bulk_principal, check_file_type, first_line, load_file
 from assortment.domain.prices import check_price_attributes
 from assortment.domain.products import parse_id
 from assortment.errors import NotFound, ValidationFailed
@@ -84,6 +85,13 @@ def import_prices(
             "updated_at": now,
         }
 
+    importer = bulk_principal(book.scope_id)
+
+    def created(session: Session, rows: list[dict[str, Any]]) -> None:
+        # price.created per row (SPEC §11.2); the payload is rendered as GET renders the price (with its book).
+        prices = [((SimpleNamespace(**row), book), row["id"]) for row in rows]
+        events.record_created(session, importer, "price", prices, book.scope_id)
+
     spec = LoadSpec(
         resource_type="product-price",
         table=PRICE_TABLE,
@@ -92,6 +100,7 @@ def import_prices(
         claim=claim,
         to_row=to_row,
         integrity_message=_integrity_message,
+        inserted=created,
     )
     return load_file(sessions, path, spec, batch_size=batch_size, progress=progress, console=console)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import uuid
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from pydantic import ValidationError
@@ -22,9 +23,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from assortment.db.models import ORGANIZATION_SCOPE, Product, Store
 from assortment.db.repositories import products as repo
 from assortment.db.types import utcnow
-from assortment.domain import auth
-from assortment.domain.bulk_load import ImportReport, LoadSpec, check_file_type, first_line, load_file
+from assortment.domain import auth, events
+from assortment.domain.bulk_load import ImportReport, LoadSpec, bulk_principal, check_file_type, first_line, load_file
 from assortment.domain.products import COLUMNS, UNIQUE_FIELDS, check_create_values
+from assortment.domain.tenancy import owner_of
 from assortment.errors import NotFound, ValidationFailed
 from assortment.schemas.products import ProductAttributes
 
@@ -64,6 +66,14 @@ def import_products(
         "slug": dict.fromkeys(slugs, 0),
         "external_ref": dict.fromkeys(digests, 0),
     }
+    importer = bulk_principal(scope_id)
+    owner = owner_of(scope_id)
+
+    def created(session: Session, rows: list[dict[str, Any]]) -> None:
+        # product.created per row (SPEC §11.2), rendered from the row: a new product has no relationships yet.
+        products = [(SimpleNamespace(**row, owner=owner), row["id"]) for row in rows]
+        events.record_created(session, importer, "product", products, scope_id)
+
     spec = LoadSpec(
         resource_type="product",
         table=PRODUCT_TABLE,
@@ -72,6 +82,7 @@ def import_products(
         claim=lambda line_no, values: _claim_unique(line_no, values, claimed),
         to_row=lambda values: _row_values(scope_id, values),
         integrity_message=_integrity_message,
+        inserted=created,
     )
     return load_file(sessions, path, spec, batch_size=batch_size, progress=progress, console=console)
 
