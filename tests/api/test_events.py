@@ -120,6 +120,36 @@ def test_a_publish_records_one_event_and_deleting_the_release_another(api: Calle
     )
 
 
+def test_deleting_all_releases_records_each_deleted_release(api: Caller) -> None:
+    hid = make_hierarchy(api)["id"]
+    catalog = make_catalog(api, [hid])
+    published = [publish(api, catalog["id"])["id"] for _ in range(3)]
+    other = make_catalog(api, [hid], name="Other")
+    kept = publish(api, other["id"])["id"]
+
+    gone = api.delete(f"/pcm/catalogs/{catalog['id']}/releases")
+
+    assert gone.status_code == 204
+    deleted = feed(api, filter="eq(triggered_by,catalog-release.deleted)")
+    assert keys_of(deleted) == [("catalog-release.deleted", release_id) for release_id in published]
+    assert payload(api, deleted[0]) == {"type": "catalog-release", "id": published[0]}
+    # Nothing is left to delete: a second time raises nothing; the other catalog's release is untouched.
+    assert api.delete(f"/pcm/catalogs/{catalog['id']}/releases").status_code == 204
+    assert len(feed(api, filter="eq(triggered_by,catalog-release.deleted)")) == 3
+    assert kept not in {e["attributes"]["entity_id"] for e in deleted}
+
+
+def test_a_refused_delete_of_all_releases_records_nothing(api: Caller, keys: Keys) -> None:
+    hid = make_hierarchy(api)["id"]
+    catalog = make_catalog(api, [hid])
+    publish(api, catalog["id"])
+    stranger = keys.caller(store_id=keys.store())
+
+    assert stranger.delete(f"/pcm/catalogs/{catalog['id']}/releases").status_code == 404
+
+    assert feed(api, filter="eq(triggered_by,catalog-release.deleted)") == []
+
+
 def test_the_feed_pages_by_cursor_and_refuses_what_it_did_not_issue(api: Caller) -> None:
     made = [make_product(api, name=f"P{i}", sku=f"P-{i}")["id"] for i in range(7)]
     first = api.get("/v2/events?page[limit]=3")

@@ -223,10 +223,14 @@ class ReleaseService:
     def delete_all(self, catalog_id: str) -> None:
         catalog = CatalogService(self.session, self.principal).get(catalog_id, for_update=True)
         self.principal.check_can_modify(catalog.scope_id)
-        repo.delete_releases(self.session, repo.releases_beyond(self.session, catalog.pk, 0))
+        doomed = repo.releases_beyond(self.session, catalog.pk, 0)
+        gone = repo.release_ids(self.session, doomed)
+        repo.delete_releases(self.session, doomed)
         catalog.latest_release_pk = None
         repo.releases_changed(self.session, catalog.pk)
         self.session.flush()
+        for release_id in gone:  # SPEC §11.2: each deleted release its event
+            events.record(self.session, self.principal, "catalog-release.deleted", None, release_id, catalog.scope_id)
 
     def restore(self, catalog_id: str, release_id: str) -> ReleaseRef:
         """SPEC §10.2: make a kept, published release the one `latest` names, at once (nothing is written but

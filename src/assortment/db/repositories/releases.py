@@ -257,6 +257,14 @@ def releases_beyond(session: Session, catalog_pk: int, keep: int, *, always: Col
     return [pk for pk in pks if pk not in kept]
 
 
+def release_ids(session: Session, release_pks: Collection[int]) -> list[uuid.UUID]:
+    """The ids of these releases, oldest first."""
+    if not release_pks:
+        return []
+    query = select(Release.id).where(Release.pk.in_(list(release_pks))).order_by(Release.pk)
+    return list(session.scalars(query))
+
+
 def delete_releases(session: Session, release_pks: Collection[int]) -> None:
     """Delete releases and their rows (child tables first: bulk deletes do not wait for cascades)."""
     if not release_pks:
