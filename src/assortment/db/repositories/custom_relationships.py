@@ -13,6 +13,7 @@ from sqlalchemy import (
     Select,
     Table,
     and_,
+    bindparam,
     case,
     delete,
     exists,
@@ -177,16 +178,31 @@ def slugs_of_products(session: Session, product_pks: Collection[int]) -> dict[in
     """The slugs attached to each product, in attachment order (for rendering product objects)."""
     if not product_pks:
         return {}
-    query = (
-        select(ProductRelationshipSlot.product_pk, CustomRelationship.slug)
-        .join(CustomRelationship, CustomRelationship.pk == ProductRelationshipSlot.relationship_pk)
-        .where(pks_in(ProductRelationshipSlot.product_pk, list(product_pks)))
-        .order_by(ProductRelationshipSlot.attached_at, CustomRelationship.slug)
-    )
+    pks = list(product_pks)
+    if len(pks) <= PAGE_OF_PKS:  # a page of products: the statement built once, its compiled form cached
+        rows = session.execute(_SLUGS_OF_A_PAGE, {"pks": pks})
+    else:
+        rows = session.execute(_slugs_query(pks_in(ProductRelationshipSlot.product_pk, pks)))
     result: dict[int, list[str]] = {}
-    for pk, slug in session.execute(query):
+    for pk, slug in rows:
         result.setdefault(pk, []).append(slug)
     return result
+
+
+# Up to a page of products (100) the pks go as one expanding parameter; beyond, written into the statement.
+PAGE_OF_PKS = 100
+
+
+def _slugs_query(condition: ColumnElement[bool]) -> Select[int, str]:
+    return (
+        select(ProductRelationshipSlot.product_pk, CustomRelationship.slug)
+        .join(CustomRelationship, CustomRelationship.pk == ProductRelationshipSlot.relationship_pk)
+        .where(condition)
+        .order_by(ProductRelationshipSlot.attached_at, CustomRelationship.slug)
+    )
+
+
+_SLUGS_OF_A_PAGE = _slugs_query(ProductRelationshipSlot.product_pk.in_(bindparam("pks", expanding=True)))
 
 
 def slot_facts(session: Session, product_pks: Collection[int], relationship_pk: int) -> dict[int, tuple[bool, int]]:
