@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import insert, update
+from sqlalchemy import Table, bindparam, insert, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from assortment.config import Settings
@@ -136,14 +136,18 @@ def next_delay(settings: Settings, attempt: int) -> float:
 
 
 def claim_due(
-    sessions: sessionmaker[Session], limit: int = BATCH, lease_seconds: float = LEASE_SECONDS
+    sessions: sessionmaker[Session], limit: int = BATCH, lease_seconds: float = LEASE_SECONDS, *, peek: bool = True
 ) -> list[Claimed]:
+    """Claim up to `limit` due jobs. With `peek`, a read first, so that nothing due takes no write lock (a
+    loop that has just found work skips it: there is most likely more)."""
     now = utcnow()
-    with sessions() as session:  # a read first: nothing due takes no write lock
-        if not repo.due_job_pks(session, now, 1, lock=False):
-            return []
+    if peek:
+        with sessions() as session:
+            if not repo.due_job_pks(session, now, 1, lock=False):
+                return []
     with sessions() as session:
         begin_write(session)
+        repo.without_waiting_for_the_disk(session)
         postgres = session.get_bind().dialect.name == "postgresql"
         pks = repo.due_job_pks(session, now, limit, lock=postgres)
         if not pks:
@@ -152,21 +156,21 @@ def claim_due(
         repo.claim(session, pks, now + timedelta(seconds=lease_seconds), now)
         claimed = [
             Claimed(
-                job_pk=job.pk,
-                integration_pk=integration.pk,
-                attempt=job.attempts,
-                event_id=event.id,
-                event_created_at=event.created_at,
-                triggered_by=event.triggered_by,
-                payload=event.payload,
-                integration_id=integration.id,
-                integration_type=integration.integration_type,
-                name=integration.name,
-                description=integration.description,
-                url=integration.url,
-                secret_key=integration.secret_key,
+                job_pk=row.job_pk,
+                integration_pk=row.integration_pk,
+                attempt=row.attempts,
+                event_id=row.event_id,
+                event_created_at=row.event_created_at,
+                triggered_by=row.triggered_by,
+                payload=row.payload,
+                integration_id=row.integration_id,
+                integration_type=row.integration_type,
+                name=row.name,
+                description=row.description,
+                url=row.url,
+                secret_key=row.secret_key,
             )
-            for job, event, integration in repo.claimed(session, pks)
+            for row in repo.claimed(session, pks)
         ]
         session.commit()
     return claimed
@@ -188,10 +192,18 @@ def deliver(job: Claimed, client: httpx.Client, settings: Settings) -> Outcome:
     return Outcome(ok, response.status_code, text, None if ok else f"the receiver answered {response.status_code}")
 
 
+# The outcome is written only if the job is still at the attempt this loop claimed (see the module's doc).
+_JOBS: Table = IntegrationJob.__table__  # type: ignore[assignment]
+_STILL_CLAIMED = update(_JOBS).where(
+    _JOBS.c.pk == bindparam("b_pk"), _JOBS.c.attempts == bindparam("b_attempt"), _JOBS.c.status == "pending"
+)
+
+
 def finish(sessions: sessionmaker[Session], settings: Settings, results: list[tuple[Claimed, Outcome]]) -> None:
     now = utcnow()
     with sessions() as session:
         begin_write(session)
+        repo.without_waiting_for_the_disk(session)
         session.execute(
             insert(IntegrationLog),
             [
@@ -209,23 +221,27 @@ def finish(sessions: sessionmaker[Session], settings: Settings, results: list[tu
                 for job, outcome in results
             ],
         )
+        # One executemany per kind of outcome (pipelined on PostgreSQL), not a statement per job: a turn's
+        # write is most of what a delivery loop does besides waiting for receivers.
+        done: dict[str, list[dict[str, Any]]] = {"succeeded": [], "failed": [], "retry": []}
         for job, outcome in results:
-            values: dict[str, Any] = {"updated_at": now}
+            key = {"b_pk": job.job_pk, "b_attempt": job.attempt}
             if outcome.succeeded:
-                values["status"] = "succeeded"
+                done["succeeded"].append(key)
             elif (now - job.event_created_at).total_seconds() >= settings.webhook_max_age_seconds:
-                values["status"] = "failed"
+                done["failed"].append(key)
             else:
-                values["next_attempt_at"] = now + timedelta(seconds=next_delay(settings, job.attempt))
-            session.execute(
-                update(IntegrationJob)
-                .where(
-                    IntegrationJob.pk == job.job_pk,
-                    IntegrationJob.attempts == job.attempt,
-                    IntegrationJob.status == "pending",
-                )
-                .values(values)
-            )
+                retry_at = now + timedelta(seconds=next_delay(settings, job.attempt))
+                done["retry"].append({**key, "b_next": retry_at})
+        for kind, keys in done.items():
+            if not keys:
+                continue
+            values: dict[str, Any] = {"updated_at": now}
+            if kind == "retry":
+                values["next_attempt_at"] = bindparam("b_next")
+            else:
+                values["status"] = kind
+            session.connection().execute(_STILL_CLAIMED.values(values), keys)
         session.commit()
     for _job, outcome in results:
         WEBHOOK_DELIVERIES.labels("succeeded" if outcome.succeeded else "failed").inc()
@@ -269,18 +285,20 @@ class DeliveryLoop:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     def run(self) -> None:
+        busy = False
         with httpx.Client(follow_redirects=False) as client:
             while not self.stopping.is_set():
                 try:
-                    busy = self.run_once(client)
+                    busy = self.run_once(client, busy=busy)
                 except Exception:  # the database away for a moment: try again on the next turn
                     log.exception("webhook delivery turn failed")
                     busy = False
                 if not busy:
                     self.stopping.wait(self.poll_seconds)
 
-    def run_once(self, client: httpx.Client) -> bool:
-        """One turn: claim what is due, deliver it, record the outcomes. True when it found work."""
+    def run_once(self, client: httpx.Client, *, busy: bool = False) -> bool:
+        """One turn: claim what is due, deliver it, record the outcomes. True when it found work (`busy`: the
+        last turn did)."""
         if time.monotonic() - self._pending_at >= PENDING_EVERY_SECONDS:
             self._pending_at = time.monotonic()
             with self.sessions() as session:
@@ -288,7 +306,7 @@ class DeliveryLoop:
         if time.monotonic() - self._purged_at >= PURGE_EVERY_SECONDS:
             self._purged_at = time.monotonic()
             purge_old_events(self.sessions, self.settings)
-        claimed = claim_due(self.sessions, lease_seconds=self.settings.webhook_lease_seconds)
+        claimed = claim_due(self.sessions, lease_seconds=self.settings.webhook_lease_seconds, peek=not busy)
         if not claimed:
             return False
         outcomes = list(self._pool.map(lambda job: deliver(job, client, self.settings), claimed))
