@@ -24,6 +24,7 @@ from assortment.db.models import (
     Node,
     NodeProduct,
     Product,
+    ProductCount,
     ProductRelationshipSlot,
     Release,
     ReleaseProduct,
@@ -337,6 +338,14 @@ def test_catalog_whose_latest_is_not_one_of_its_releases(cli: Cli, db: Database,
     assert detail(cli) == "the catalog has releases but names none as its latest"
 
 
+def test_product_count_that_disagrees_with_the_products(cli: Cli, db: Database, world: World) -> None:
+    with db.sessions() as session:
+        scope_id, owned = session.execute(select(ProductCount.scope_id, ProductCount.products)).one()
+    execute(db, update(ProductCount).values(products=ProductCount.products + 3))
+    assert findings(cli) == [("product_count", "scope", str(scope_id))]
+    assert detail(cli) == f"product_count says {owned + 3} but the scope owns {owned}"
+
+
 def test_every_check_has_a_case() -> None:
     """The cases above cover CHECKS (keep this list in step when a check is added)."""
     covered = {
@@ -354,6 +363,7 @@ def test_every_check_has_a_case() -> None:
         "missing_row",
         "release_counts",
         "latest_release",
+        "product_count",
     }
     assert covered == set(CHECKS)
 

@@ -114,6 +114,16 @@ class Product(Base):
         return "organization" if self.scope_id == ORGANIZATION_SCOPE else "store"
 
 
+class ProductCount(Base):
+    """How many products each scope owns: derived, kept by triggers on `product` in the writing transaction
+    (migration e5b7c3d9f104), so that an unfiltered product list's total is a lookup, not a count."""
+
+    __tablename__ = "product_count"
+
+    scope_id: Mapped[uuid.UUID] = mapped_column(Uuid(), primary_key=True)
+    products: Mapped[int] = mapped_column(Integer)
+
+
 class Hierarchy(Base):
     __tablename__ = "hierarchy"
     __table_args__ = (Index("ix_hierarchy_scope_created", "scope_id", "created_at", "id"),)

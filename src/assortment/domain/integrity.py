@@ -51,6 +51,7 @@ CHECKS = (
     "missing_row",
     "release_counts",
     "latest_release",
+    "product_count",
 )
 
 
@@ -268,6 +269,13 @@ def _latest_release(session: Session, limit: int) -> list[Problem]:
     ]
 
 
+def _product_counts(session: Session, limit: int) -> list[Problem]:
+    return [
+        Problem("product_count", "scope", str(scope_id), f"product_count says {kept} but the scope owns {owned}")
+        for scope_id, kept, owned in repo.wrong_product_counts(session, limit)
+    ]
+
+
 _CHECKS: dict[str, Callable[[Session, int], list[Problem]]] = {
     "node_parent_in_other_hierarchy": _parents_elsewhere,
     "node_cycle": _cycles,
@@ -293,5 +301,6 @@ _CHECKS: dict[str, Callable[[Session, int], list[Problem]]] = {
     "missing_row": _missing_rows,
     "release_counts": _release_counts,
     "latest_release": _latest_release,
+    "product_count": _product_counts,
 }
 assert tuple(_CHECKS) == CHECKS

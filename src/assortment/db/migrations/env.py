@@ -16,7 +16,15 @@ target_metadata = Base.metadata
 
 # Indexes that exist on one dialect only (see the product text search migration): made by migrations,
 # not described by the models, so autogenerate must not offer to drop them.
-DIALECT_INDEXES = frozenset({"ix_product_search", "ix_product_name_trgm", "ix_product_sku_trgm"})
+DIALECT_INDEXES = frozenset(
+    {
+        "ix_product_search",
+        "ix_product_name_trgm",
+        "ix_product_sku_trgm",
+        "ix_product_scope_sku_pattern",
+        "ix_node_child_order",
+    }
+)
 
 
 # SQLite's full-text index of products (a virtual table and the tables FTS5 keeps for it): made by a

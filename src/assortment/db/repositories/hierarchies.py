@@ -14,7 +14,6 @@ from sqlalchemy import (
     Select,
     and_,
     bindparam,
-    case,
     delete,
     exists,
     func,
@@ -141,9 +140,10 @@ NODE_FILTERS: dict[str, Any] = {
 
 # Child order (SPEC §2.4): nodes with a sort_order first, highest first; then the rest, most recently
 # updated first; ties by updated_at (newest first), then id.
+# §2.4: highest sort order first, nodes without one last; then the most recently updated; then the id. Written
+# as ix_node_child_order (migration e5b7c3d9f104) is, so a page of siblings is read from it in order.
 CHILD_ORDER = (
-    case((Node.sort_order.is_(None), 1), else_=0),
-    Node.sort_order.desc(),
+    Node.sort_order.desc().nulls_last(),
     Node.updated_at.desc(),
     Node.id,
 )

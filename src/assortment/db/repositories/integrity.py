@@ -23,6 +23,7 @@ from assortment.db.models import (
     Node,
     NodeProduct,
     Product,
+    ProductCount,
     ProductRelationshipSlot,
     Release,
     ReleaseHierarchy,
@@ -342,3 +343,17 @@ def catalogs_with_a_wrong_latest(session: Session, limit: int) -> list[tuple[uui
 def _chunks(values: Sequence[int], size: int) -> Iterator[Sequence[int]]:
     for start in range(0, len(values), size):
         yield values[start : start + size]
+
+
+def wrong_product_counts(session: Session, limit: int) -> list[tuple[uuid.UUID, int, int]]:
+    """(scope, count kept, products owned) where the triggers' count disagrees with the products."""
+    owned = {
+        row[0]: row[1] for row in session.execute(select(Product.scope_id, func.count()).group_by(Product.scope_id))
+    }
+    kept = {row[0]: row[1] for row in session.execute(select(ProductCount.scope_id, ProductCount.products))}
+    wrong = [
+        (scope_id, kept.get(scope_id, 0), owned.get(scope_id, 0))
+        for scope_id in sorted(owned.keys() | kept.keys(), key=str)
+        if kept.get(scope_id, 0) != owned.get(scope_id, 0)
+    ]
+    return wrong[:limit]

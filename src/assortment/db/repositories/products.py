@@ -5,12 +5,13 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import ColumnElement, Select, delete, exists, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Select, bindparam, delete, exists, func, or_, select, union_all
+from sqlalchemy.orm import Session, aliased
 
 from assortment.db.filters import FilterField, Kind, allow, owner_field
-from assortment.db.models import NodeProduct, Product
+from assortment.db.models import NodeProduct, Product, ProductCount
 from assortment.db.repositories.common import paginate
 from assortment.domain.filters import FILTER_PARSE_ERROR
 from assortment.errors import BadRequest
@@ -57,7 +58,15 @@ def owner_filter(scopes: Sequence[uuid.UUID]) -> ColumnElement[bool]:
 
 
 def get_visible(session: Session, scopes: Sequence[uuid.UUID], product_id: uuid.UUID) -> Product | None:
-    return session.scalars(select(Product).where(Product.id == product_id, owner_filter(scopes))).first()
+    found: Product | None = session.scalars(_VISIBLE, {"id": product_id, "scopes": list(scopes)}).first()
+    return found
+
+
+# Built once (a product by id is the commonest PIM read): compiled on first use, then taken from the cache.
+_VISIBLE = select(Product).where(
+    Product.id == bindparam("id", type_=Product.id.type),
+    Product.scope_id.in_(bindparam("scopes", expanding=True, type_=Product.scope_id.type)),
+)
 
 
 def list_visible(
@@ -70,7 +79,45 @@ def list_visible(
     query: Select[Product] = select(Product).where(owner_filter(scopes))
     if where is not None:
         query = query.where(where)
-    return paginate(session, query, (Product.created_at, Product.id), limit, offset)
+        return paginate(session, query, (Product.created_at, Product.id), limit, offset)
+    # No filter: the total is the scopes' counts (kept by triggers), not a count of the store's products;
+    # and the page is read scope by scope in index order, each stopping after offset + limit rows, then
+    # merged (over two scopes at once, the index gives no order and every product would be sorted).
+    distinct = list(dict.fromkeys(scopes))
+    values: dict[str, Any] = {"limit": limit, "offset": offset, "reach": offset + limit}
+    values.update({f"scope_{n}": scope for n, scope in enumerate(distinct)})
+    rows = session.scalars(_newest_page(len(distinct)), values).all()
+    total = session.scalar(_COUNTED, {"scopes": distinct}) or 0
+    return list(rows), int(total)
+
+
+def _newest_page_statement(scope_count: int) -> Select[Product]:
+    """The page of products of `scope_count` scopes bound as scope_0…, in (created_at, id) order."""
+    order = (Product.created_at, Product.id)
+    arms = [
+        select(Product)
+        .where(Product.scope_id == bindparam(f"scope_{n}"))
+        .order_by(*order)
+        .limit(bindparam("reach"))
+        .subquery()
+        for n in range(scope_count)
+    ]
+    merged = aliased(Product, union_all(*(select(arm) for arm in arms)).subquery() if scope_count > 1 else arms[0])
+    return select(merged).order_by(merged.created_at, merged.id).limit(bindparam("limit")).offset(bindparam("offset"))
+
+
+# Built once: a caller sees one scope (the organization) or two (a store and the organization).
+_NEWEST_PAGES = {count: _newest_page_statement(count) for count in (1, 2)}
+
+
+def _newest_page(scope_count: int) -> Select[Product]:
+    built = _NEWEST_PAGES.get(scope_count)
+    return _newest_page_statement(scope_count) if built is None else built
+
+
+_COUNTED = select(func.coalesce(func.sum(ProductCount.products), 0)).where(
+    ProductCount.scope_id.in_(bindparam("scopes", expanding=True))
+)
 
 
 def find_unique_clashes(
