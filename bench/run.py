@@ -13,7 +13,17 @@ import shlex
 import sys
 from pathlib import Path
 
-from bench import associations, catalogs, cold_reads, growth, hierarchies, product_import, report, workbench
+from bench import (
+    associations,
+    catalogs,
+    cold_reads,
+    growth,
+    hierarchies,
+    product_import,
+    report,
+    webhooks,
+    workbench,
+)
 from bench.common import DATA_DIR, DEFAULT_PG_ADMIN_URL, ENGINES, ROOT, Benchmark, Context, machine
 
 REGISTRY: dict[str, Benchmark] = {
@@ -27,6 +37,7 @@ REGISTRY: dict[str, Benchmark] = {
         associations.BENCHMARK,
         growth.BENCHMARK,
         workbench.BENCHMARK,
+        webhooks.BENCHMARK,
     )
 }
 BENCHMARKS_MD = ROOT / "BENCHMARKS.md"

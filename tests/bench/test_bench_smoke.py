@@ -63,6 +63,14 @@ CASES: dict[str, tuple[list[str], str, bool]] = {
         "| page | budget | SQLite |",
         False,
     ),
+    "webhooks": (
+        [
+            *("--webhooks-rounds", "1", "--webhooks-updates", "5", "--webhooks-publishes", "1"),
+            *("--webhooks-catalog-products", "50", "--webhooks-latency-events", "5", "--webhooks-backlog", "20"),
+        ],
+        "| | budget | SQLite",
+        False,
+    ),
     "growth": (
         ["--growth-sizes", "100", *SHORT_READS],
         "| products | database | publish wall s | s per 1k products | CPU s | peak RSS MiB | read req/s | p99 ms |",
