@@ -1,5 +1,6 @@
 """The official Elastic Path JavaScript SDK (`@elasticpath/js-sdk`, pinned in tests/sdk/package.json) drives a
-whole flow against a real server, configured with nothing but our host: see tests/sdk/flow.mjs.
+whole flow against a real server, configured with nothing but our host: see tests/sdk/flow.mjs; and its
+Integrations calls, with a webhook delivered to a receiver on loopback: tests/sdk/integrations.mjs.
 
 Needs `node` and `npm`; without them the test is skipped, except under CI=true, where it fails.
 """
@@ -10,6 +11,9 @@ import json
 import os
 import shutil
 import subprocess
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -111,3 +115,88 @@ def test_the_javascript_sdk_drives_a_whole_flow(db: Database, keys: Keys) -> Non
     # One token for the whole flow (the SDK trusts `expires`), and no request failed.
     assert summary["token_requests"] == 1
     assert not [entry for entry in summary["requests"] if int(entry.rsplit(" ", 1)[1]) >= 400]
+
+
+@pytest.fixture
+def receiver() -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    """A webhook receiver on loopback answering 200: (its URL, the bodies it got)."""
+    got: list[dict[str, Any]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            got.append(json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0")))))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *_args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/hook", got
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_the_javascript_sdk_manages_integrations_and_reads_their_jobs_and_logs(
+    db: Database, keys: Keys, receiver: tuple[str, list[dict[str, Any]]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    node, npm = _tools()
+    _install(npm)
+    url, received = receiver
+    key = keys.key()
+    monkeypatch.setenv("ASSORTMENT_WEBHOOK_ALLOW_PRIVATE_URLS", "true")  # the receiver is on loopback
+    with running_servers(db.settings.database_url, count=1) as (server,):
+        env = {
+            **os.environ,
+            "ASSORTMENT_URL": server,
+            "ASSORTMENT_CLIENT_ID": key.client_id,
+            "ASSORTMENT_CLIENT_SECRET": key.client_secret,
+            "ASSORTMENT_RECEIVER_URL": url,
+        }
+        result = subprocess.run(
+            [node, str(SDK_DIR / "integrations.mjs")],
+            cwd=SDK_DIR,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=90,
+        )
+    assert result.returncode == 0, f"integrations.mjs failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
+    summary = _summary(result.stdout)
+
+    assert summary["ok"] is True
+    assert summary["sdk_version"] == _pinned_version()
+    assert summary["steps"] == [
+        "authenticate",
+        "create integration",
+        "list integrations",
+        "get integration",
+        "update integration (only the fields sent change)",
+        "create a product (the integration observes product.created)",
+        "integration jobs (GetJobs)",
+        "integration logs (GetLogs)",
+        "logs of a job (GetAllLogsForJob)",
+        "all the caller's logs (GetAllLogs)",
+        "delete integration",
+    ]
+    # The SDK called the paths it documents, under /v2.
+    paths = {entry.split(" ")[1].split("?")[0] for entry in summary["requests"]}
+    integration = summary["integration_id"]
+    job = summary["job"]
+    assert {
+        "/v2/integrations",
+        f"/v2/integrations/{integration}",
+        f"/v2/integrations/{integration}/jobs",
+        f"/v2/integrations/{integration}/logs",
+        f"/v2/integrations/{integration}/jobs/{job['id']}/logs",
+        "/v2/integrations/logs",
+    } <= paths
+    # What the receiver got is the job's event: the product, created.
+    assert [(body["id"], body["triggered_by"]) for body in received] == [(job["event_id"], "product.created")]
+    assert received[0]["payload"]["data"]["id"] == summary["product_id"]
+    assert received[0]["integration"]["id"] == integration
