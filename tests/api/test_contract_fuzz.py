@@ -19,18 +19,29 @@ The operations run in one test per database, every failure collected and reporte
 to reproduce it. schemathesis' own lazy pytest loader (`from_fixture`) does not work with the node ids of
 pytest >= 9.2, so the test builds the per-operation tests with the function that loader uses,
 `schemathesis.pytest.lazy.get_all_tests`: not a documented API, hence the narrow version pin in pyproject.
+
+The budget is small by default, for `make test`. By hand, a bigger one (ASSORTMENT_FUZZ_EXAMPLES), or one
+of the public PXM documents instead of the service's own (ASSORTMENT_FUZZ_SPEC; only the operations the
+service serves are fuzzed); `-s` shows how many cases ran and for how long:
+
+    ASSORTMENT_FUZZ_EXAMPLES=200 .venv/bin/pytest -q -s tests/api/test_contract_fuzz.py
+    ASSORTMENT_FUZZ_SPEC=../shared/reference/ep-pxm-catalogs.openapi.yaml \
+        .venv/bin/pytest -q -s tests/api/test_contract_fuzz.py
 """
 
 from __future__ import annotations
 
 import copy
 import logging
+import os
+import re
 import time
 import traceback
 from collections.abc import Iterator
 from typing import Any
 
 import schemathesis
+import yaml  # type: ignore[import-untyped]
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from schemathesis import Case, CheckContext, CheckFunction, Response
@@ -48,7 +59,10 @@ from tests.conftest import Caller, Database
 from tests.relationships import associate, attach, make_definition
 from tests.trees import make_hierarchy, make_node, make_product
 
-EXAMPLES_PER_OPERATION = 20
+# Fuzzing-phase cases per operation: ASSORTMENT_FUZZ_EXAMPLES, 20 when unset (the budget of `make test`).
+EXAMPLES_PER_OPERATION = int(os.environ.get("ASSORTMENT_FUZZ_EXAMPLES") or 20)
+# An OpenAPI document (a path) to fuzz the service against instead of its own /openapi.json.
+SPEC = os.environ.get("ASSORTMENT_FUZZ_SPEC") or None
 SETTINGS = settings(
     max_examples=EXAMPLES_PER_OPERATION,
     deadline=None,
@@ -226,8 +240,9 @@ CHECKS: list[CheckFunction] = [
 
 
 def seed(api: Caller) -> dict[str, list[str]]:
-    """A product, a hierarchy with a node holding it, a custom relationship and a published catalog."""
-    product = make_product(api, status="live")["id"]
+    """A product, a hierarchy with a node holding it, a custom relationship, a price book pricing the
+    product, a catalog of that hierarchy and book with a rule and a release."""
+    product = make_product(api, status="live", sku="FUZZ-1")["id"]
     other = make_product(api, name="Another product")["id"]
     hierarchy = make_hierarchy(api)["id"]
     node = make_node(api, hierarchy, "Fuzz node")["id"]
@@ -235,8 +250,20 @@ def seed(api: Caller) -> dict[str, list[str]]:
     make_definition(api, "fuzz-related")
     attach(api, product, "fuzz-related")
     associate(api, product, "fuzz-related", [other])
-    catalog = make_catalog(api, [hierarchy])["id"]
+    book = api.post("/pcm/pricebooks", json={"data": {"type": "pricebook", "attributes": {"name": "Fuzz book"}}})
+    assert book.status_code == 201, book.text
+    book_id = book.json()["data"]["id"]
+    price = {"sku": "FUZZ-1", "currencies": {"USD": {"amount": 100}}}
+    made = api.post(f"/pcm/pricebooks/{book_id}/prices", json={"data": {"type": "product-price", "attributes": price}})
+    assert made.status_code == 201, made.text
+    catalog = make_catalog(api, [hierarchy], pricebook_id=book_id)["id"]
+    rule = api.post(
+        "/pcm/catalogs/rules",
+        json={"data": {"type": "catalog_rule", "attributes": {"name": "fuzz-rule", "catalog_id": catalog}}},
+    )
+    assert rule.status_code == 201, rule.text
     release = publish(api, catalog)["id"]
+    currencies = api.get("/v2/currencies").json()["data"]
     return {
         "product_id": [product, other],
         "hierarchy_id": [hierarchy],
@@ -244,7 +271,53 @@ def seed(api: Caller) -> dict[str, list[str]]:
         "slug": ["fuzz-related"],
         "catalog_id": [catalog],
         "release_id": [release, "latest"],
+        "pricebook_id": [book_id],
+        "price_id": [made.json()["data"]["id"]],
+        "rule_id": [rule.json()["data"]["id"]],
+        "currency_id": [c["id"] for c in currencies],
     }
+
+
+# How the public documents name the path parameters the seeded ids are for.
+PUBLIC_NAMES = {
+    "productID": "product_id",
+    "hierarchyID": "hierarchy_id",
+    "nodeID": "node_id",
+    "customRelationshipSlug": "slug",
+    "custom_relationship_slug": "slug",
+    "pricebookID": "pricebook_id",
+    "priceID": "price_id",
+    "catalog_rule_id": "rule_id",
+    "currencyID": "currency_id",
+}
+
+
+def served_operations(app: Any) -> set[tuple[str, str]]:
+    """(method, path with its parameters unnamed) of every operation of the service's own document."""
+    paths: dict[str, dict[str, Any]] = app.openapi()["paths"]
+    return {(method.upper(), unnamed(path)) for path, item in paths.items() for method in item}
+
+
+def unnamed(path: str) -> str:
+    return re.sub(r"\{[^}]*\}", "{}", path)
+
+
+def public_document(app: Any, path: str) -> dict[str, Any]:
+    """A public document with its paths where the service serves them: the catalogs document writes
+    `/catalogs…` for `/pcm/catalogs…`, the integrations one `/integrations…` for `/v2/integrations…`."""
+    with open(path, encoding="utf-8") as handle:
+        document: dict[str, Any] = yaml.safe_load(handle)
+    served = served_operations(app)
+    paths: dict[str, Any] = {}
+    for template, item in document["paths"].items():
+        moved = (
+            prefix + template
+            for prefix in ("", "/pcm", "/v2")
+            if any((method.upper(), unnamed(prefix + template)) in served for method in item)
+        )
+        paths[next(moved, template)] = item
+    document["paths"] = paths
+    return document
 
 
 def load_schema(app: Any, api: Caller, ids: dict[str, list[str]]) -> Any:
@@ -255,10 +328,19 @@ def load_schema(app: Any, api: Caller, ids: dict[str, list[str]]) -> Any:
             "generation": {"max-examples": EXAMPLES_PER_OPERATION, "deterministic": True},
             "phases": {"stateful": {"enabled": False}, "coverage": {"unexpected-methods": ["PATCH"]}},
             "dictionaries": {name: {"values": values} for name, values in ids.items()},
-            "parameters": {f"path.{name}": {"dictionary": name, "probability": 0.5} for name in ids},
+            "parameters": {
+                f"path.{name}": {"dictionary": PUBLIC_NAMES.get(name, name), "probability": 0.5}
+                for name in [*ids, *PUBLIC_NAMES]
+                if PUBLIC_NAMES.get(name, name) in ids
+            },
         }
     )
-    schema = schemathesis.openapi.from_asgi("/openapi.json", app, config=config)
+    if SPEC is None:
+        schema = schemathesis.openapi.from_asgi("/openapi.json", app, config=config)
+    else:
+        schema = schemathesis.openapi.from_dict(public_document(app, SPEC), config=config)
+        schema.app = app  # the requests go to the app in-process, from its root, as with from_asgi
+        schema.location = "/openapi.json"
 
     @schema.hook
     def flatmap_case(context: Any, case: Case[Any]) -> st.SearchStrategy[Case[Any]]:
@@ -291,8 +373,11 @@ def test_every_operation_keeps_the_contract(app: Any, db: Database, api: Caller)
     schema = load_schema(app, api, seed(api))
     failures: dict[tuple[str, str], str] = {}
     server_errors = _Errors()
+    cases = 0
 
     def check(case: Case[Any]) -> None:
+        nonlocal cases
+        cases += 1
         response = case.call(headers=api.headers)
         try:
             case.validate_response(response, checks=CHECKS)
@@ -308,7 +393,12 @@ def test_every_operation_keeps_the_contract(app: Any, db: Database, api: Caller)
         tests.append(result.ok())
     # Deletions last, so the seeded rows are there for every other operation.
     tests.sort(key=lambda item: item[0].method.upper() == "DELETE")
-    assert len(tests) > 100, "the document lost operations"
+    if SPEC is None:
+        assert len(tests) > 100, "the document lost operations"
+    else:  # a public document: the operations the service serves (the rest answer 404 or 405 by design)
+        served = served_operations(app)
+        tests = [item for item in tests if (item[0].method.upper(), unnamed(item[0].path)) in served]
+        assert tests, f"the service serves none of the operations of {SPEC}"
 
     logger = logging.getLogger("assortment")
     logger.addHandler(server_errors)
@@ -319,5 +409,6 @@ def test_every_operation_keeps_the_contract(app: Any, db: Database, api: Caller)
     finally:
         logger.removeHandler(server_errors)
     elapsed = time.perf_counter() - started
+    print(f"\ncontract fuzzing: {len(tests)} operations, {cases} cases, {elapsed:.0f}s ({SPEC or 'own document'})")
     report = "\n\n".join(f"== {label}: {title}\n{detail}" for (label, title), detail in failures.items())
-    assert not failures, f"{len(failures)} contract failures in {elapsed:.0f}s:\n\n{report}"
+    assert not failures, f"{len(failures)} contract failures in {cases} cases, {elapsed:.0f}s:\n\n{report}"
