@@ -239,17 +239,15 @@ def test_relationships_rules_currencies_pricebooks_and_prices_raise_events(api: 
     assert api.delete(f"/pcm/catalogs/rules/{rule['id']}").status_code == 204
     assert _last_payload(api, rule["id"]) == ("catalog-rule.deleted", {"type": "catalog-rule", "id": rule["id"]})
 
-    book = _created(api.post("/pcm/pricebooks", json={"data": {"type": "pricebook", "attributes": {"name": "b"}}}))
-    assert _last_payload(api, book["id"]) == ("pricebook.created", {"data": book})
-    price = _created(
-        api.post(
-            f"/pcm/pricebooks/{book['id']}/prices",
-            json={
-                "data": {"type": "product-price", "attributes": {"sku": "S-1", "currencies": {"USD": {"amount": 5}}}}
-            },
-        )
+    made_book = api.post("/pcm/pricebooks", json={"data": {"type": "pricebook", "attributes": {"name": "b"}}})
+    book = _created(made_book)
+    assert _last_payload(api, book["id"]) == ("pricebook.created", made_book.json())  # {data, links}, as its GET
+    made_price = api.post(
+        f"/pcm/pricebooks/{book['id']}/prices",
+        json={"data": {"type": "product-price", "attributes": {"sku": "S-1", "currencies": {"USD": {"amount": 5}}}}},
     )
-    assert _last_payload(api, price["id"]) == ("price.created", {"data": price})
+    price = _created(made_price)
+    assert _last_payload(api, price["id"]) == ("price.created", made_price.json())
     currency = {
         "type": "currency",
         "code": "EUR",

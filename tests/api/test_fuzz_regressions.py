@@ -1,7 +1,8 @@
 """What contract fuzzing found (tests/api/test_contract_fuzz.py), one focused test per defect.
 
 Each of these answered 500 before its fix: a value every validator let through reached a place that
-could not take it (the database driver, the JSON encoder, datetime arithmetic).
+could not take it (the database driver, the JSON encoder, datetime arithmetic). The last ones answered in a
+shape the public PXM documents do not allow (found with ASSORTMENT_FUZZ_SPEC).
 """
 
 from __future__ import annotations
@@ -237,3 +238,37 @@ def test_locale_filters_take_only_language_tags_and_known_fields(api: Caller, ex
     response = api.get("/pcm/hierarchies/nodes", params={"filter": expression})
     assert response.status_code == 400
     errors_of(response)
+
+
+# --- shapes of the public documents ------------------------------------------------------------------------
+
+
+def test_price_books_and_prices_carry_their_self_link_beside_data(api: Caller) -> None:
+    """Was: `links` inside the price book and price objects, which the public price-books document does not
+    allow there (`additionalProperties: false`); SPEC §9.2 and §9.3 put it beside `data`."""
+    book = make_book(api)
+    book_link = {"self": f"/pcm/pricebooks/{book}"}
+    created = api.post(f"/pcm/pricebooks/{book}/prices", json=price_body("S-1"))
+    assert created.status_code == 201, created.text
+    price = created.json()["data"]["id"]
+    price_link = {"self": f"/pcm/pricebooks/{book}/prices/{price}"}
+    rename = {"data": {"type": "pricebook", "id": book, "attributes": {"name": "Renamed"}}}
+    reprice = {"data": {"type": "product-price", "id": price, "attributes": {"sku": "S-2"}}}
+    singles = [
+        (created, price_link),
+        (api.get(f"/pcm/pricebooks/{book}"), book_link),
+        (api.get(f"/pcm/pricebooks/{book}", params={"include": "prices"}), book_link),
+        (api.put(f"/pcm/pricebooks/{book}", json=rename), book_link),
+        (api.get(f"/pcm/pricebooks/{book}/prices/{price}"), price_link),
+        (api.put(f"/pcm/pricebooks/{book}/prices/{price}", json=reprice), price_link),
+    ]
+    for response, links in singles:
+        assert response.status_code in (200, 201), response.text
+        body = response.json()
+        assert body["links"] == links, body
+        assert "links" not in body["data"], body
+        assert all("links" not in item for item in body.get("included", [])), body
+    for url in ("/pcm/pricebooks", "/pcm/pricebooks/prices", f"/pcm/pricebooks/{book}/prices"):
+        listed = api.get(url).json()
+        assert listed["data"], url
+        assert all("links" not in item for item in listed["data"]), listed

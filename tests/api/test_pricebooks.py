@@ -94,9 +94,10 @@ def test_create_returns_the_price_book(api: Caller) -> None:
             "updated_at": attributes["updated_at"],
         },
         "meta": {"owner": "store"},
-        "links": {"self": f"/pcm/pricebooks/{book_id}"},
     }
-    assert api.get(f"/pcm/pricebooks/{book_id}").json() == {"data": data}
+    # `links` sits beside `data`, not in it (SPEC §9.2).
+    self_link = {"self": f"/pcm/pricebooks/{book_id}"}
+    assert api.get(f"/pcm/pricebooks/{book_id}").json() == {"data": data, "links": self_link}
 
 
 def test_optional_attributes_are_absent_when_not_set(api: Caller) -> None:
@@ -169,7 +170,11 @@ def test_include_prices(api: Caller) -> None:
     make_price(api, other["id"], "C")
     response = api.get(f"/pcm/pricebooks/{book['id']}", params={"include": "prices"})
     assert response.status_code == 200
-    assert response.json() == {"data": book, "included": [first, second]}
+    assert response.json() == {
+        "data": book,
+        "links": {"self": f"/pcm/pricebooks/{book['id']}"},
+        "included": [first, second],
+    }
     assert "included" not in api.get(f"/pcm/pricebooks/{book['id']}").json()
     assert (
         api.get(f"/pcm/pricebooks/{other['id']}", params={"include": "prices"}).json()["included"][0]["attributes"][
@@ -333,9 +338,9 @@ def test_create_returns_the_price(api: Caller) -> None:
         "id": price_id,
         "attributes": {**FULL_PRICE, "created_at": attributes["created_at"], "updated_at": attributes["updated_at"]},
         "meta": {"owner": "store", "pricebook_id": book["id"]},
-        "links": {"self": f"/pcm/pricebooks/{book['id']}/prices/{price_id}"},
     }
-    assert api.get(f"{prices_url(book['id'])}/{price_id}").json()["data"] == data
+    assert body["links"] == {"self": f"/pcm/pricebooks/{book['id']}/prices/{price_id}"}  # beside data (SPEC §9.3)
+    assert api.get(f"{prices_url(book['id'])}/{price_id}").json() == body
 
 
 def test_defaults_are_filled_and_optional_fields_absent(api: Caller) -> None:

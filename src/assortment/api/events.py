@@ -15,7 +15,7 @@ from assortment.api.catalog_rules import render_rule
 from assortment.api.custom_relationships import render_definition
 from assortment.api.deps import AdminDep, FilterDep, SessionDep
 from assortment.api.hierarchies import render_hierarchy, render_node
-from assortment.api.prices import render_currency, render_price, render_pricebook
+from assortment.api.prices import price_document, pricebook_document, render_currency
 from assortment.api.products import render_product, render_products
 from assortment.api.render import timestamp
 from assortment.api.responses import json_response
@@ -58,8 +58,8 @@ events.register_renderer("catalog-release", _release)
 events.register_renderer("custom-relationship", lambda _s, definition: {"data": render_definition(definition)})
 events.register_renderer("catalog-rule", lambda _s, service_and_rule: {"data": render_rule(*service_and_rule)})
 events.register_renderer("currency", lambda _s, currency: {"data": render_currency(currency)})
-events.register_renderer("pricebook", lambda _s, book: {"data": render_pricebook(book)})
-events.register_renderer("price", lambda _s, price_and_book: {"data": render_price(*price_and_book)})
+events.register_renderer("pricebook", lambda _s, book: pricebook_document(book))
+events.register_renderer("price", lambda _s, price_and_book: price_document(*price_and_book))
 
 
 def render_event(event: Any, *, with_payload: bool = False) -> dict[str, Any]:

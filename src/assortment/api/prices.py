@@ -253,8 +253,12 @@ def render_pricebook(book: Pricebook) -> dict[str, Any]:
         "id": str(book.id),
         "attributes": attributes,
         "meta": {"owner": book.owner},
-        "links": {"self": f"/pcm/pricebooks/{book.id}"},
     }
+
+
+def pricebook_document(book: Pricebook) -> dict[str, Any]:
+    """A price book as its GET answers it: `links` beside `data`, not in it (SPEC §9.2)."""
+    return {"data": render_pricebook(book), "links": {"self": f"/pcm/pricebooks/{book.id}"}}
 
 
 def render_price(price: Price, book: Pricebook) -> dict[str, Any]:
@@ -271,8 +275,12 @@ def render_price(price: Price, book: Pricebook) -> dict[str, Any]:
         "id": str(price.id),
         "attributes": attributes,
         "meta": {"owner": book.owner, "pricebook_id": str(book.id)},
-        "links": {"self": f"/pcm/pricebooks/{book.id}/prices/{price.id}"},
     }
+
+
+def price_document(price: Price, book: Pricebook) -> dict[str, Any]:
+    """A price as its GET answers it: `links` beside `data`, not in it (SPEC §9.3)."""
+    return {"data": render_price(price, book), "links": {"self": f"/pcm/pricebooks/{book.id}/prices/{price.id}"}}
 
 
 @router.post("/pcm/pricebooks", status_code=201, responses=ERRORS, openapi_extra=PRICEBOOK_CREATE_BODY)
@@ -281,7 +289,7 @@ async def create_pricebook(request: Request, session: SessionDep, principal: Adm
 
     def work() -> Response:
         book = PricebookService(session, principal).create(_attributes(data))
-        return json_response({"data": render_pricebook(book)}, status_code=201)
+        return json_response(pricebook_document(book), status_code=201)
 
     return await run_in_threadpool(work)
 
@@ -318,7 +326,7 @@ def list_all_prices(
 @router.get("/pcm/pricebooks/{pricebook_id}", responses=ERRORS)
 def get_pricebook(pricebook_id: str, request: Request, session: SessionDep, principal: AdminDep) -> Response:
     book = PricebookService(session, principal).get(pricebook_id)
-    document: dict[str, Any] = {"data": render_pricebook(book)}
+    document = pricebook_document(book)
     include = request.query_params.get("include")
     if include is not None:
         if include != "prices":
@@ -338,7 +346,7 @@ async def update_pricebook(pricebook_id: str, request: Request, session: Session
 
     def work() -> Response:
         book = PricebookService(session, principal).update(pricebook_id, data.get("id"), _attributes(data))
-        return json_response({"data": render_pricebook(book)})
+        return json_response(pricebook_document(book))
 
     return await run_in_threadpool(work)
 
@@ -361,7 +369,7 @@ async def create_price(pricebook_id: str, request: Request, session: SessionDep,
     def work() -> Response:
         service = PriceService(session, principal)
         price = service.create(pricebook_id, _attributes(data))
-        return json_response({"data": render_price(price, service.book_of(price))}, status_code=201)
+        return json_response(price_document(price, service.book_of(price)), status_code=201)
 
     return await run_in_threadpool(work)
 
@@ -385,7 +393,7 @@ def list_prices(
 def get_price(pricebook_id: str, price_id: str, session: SessionDep, principal: AdminDep) -> Response:
     service = PriceService(session, principal)
     price = service.get(pricebook_id, price_id)
-    return json_response({"data": render_price(price, service.book_of(price))})
+    return json_response(price_document(price, service.book_of(price)))
 
 
 @router.put("/pcm/pricebooks/{pricebook_id}/prices/{price_id}", responses=ERRORS, openapi_extra=PRICE_UPDATE_BODY)
@@ -397,7 +405,7 @@ async def update_price(
     def work() -> Response:
         service = PriceService(session, principal)
         price = service.update(pricebook_id, price_id, data.get("id"), _attributes(data))
-        return json_response({"data": render_price(price, service.book_of(price))})
+        return json_response(price_document(price, service.book_of(price)))
 
     return await run_in_threadpool(work)
 
