@@ -272,3 +272,27 @@ def test_price_books_and_prices_carry_their_self_link_beside_data(api: Caller) -
         listed = api.get(url).json()
         assert listed["data"], url
         assert all("links" not in item for item in listed["data"]), listed
+
+
+def test_catalog_rules_carry_their_timestamps_as_attributes(api: Caller) -> None:
+    """Was: `created_at`/`updated_at` in the rule's meta; the public catalogs document requires them among
+    its attributes."""
+    catalog = make_catalog(api, [make_hierarchy(api)["id"]])
+    body = {"data": {"type": "catalog_rule", "attributes": {"name": "r", "catalog_id": catalog["id"]}}}
+    created = api.post("/pcm/catalogs/rules", json=body)
+    assert created.status_code == 201, created.text
+    rule = created.json()["data"]
+    url = f"/pcm/catalogs/rules/{rule['id']}"
+    renamed = {"data": {"type": "catalog_rule", "id": rule["id"], "attributes": {"name": "s"}}}
+    documents = [
+        rule,
+        api.get(url).json()["data"],
+        api.put(url, json=renamed).json()["data"],
+        *api.get("/pcm/catalogs/rules").json()["data"],
+    ]
+    for document in documents:
+        attributes = document["attributes"]
+        assert attributes["created_at"] == rule["attributes"]["created_at"], document
+        assert attributes["updated_at"] >= attributes["created_at"], document
+        assert timestamp(datetime.fromisoformat(attributes["created_at"])) == attributes["created_at"]
+        assert document["meta"] == {"owner": "store"}, document

@@ -320,7 +320,11 @@ def test_create_returns_the_rule_object(api: Caller) -> None:
     )
     uuid.UUID(data["id"])
     assert data["type"] == "catalog_rule"
-    assert data["attributes"] == {
+    attributes = data["attributes"]
+    assert TIMESTAMP.match(attributes["created_at"]) and TIMESTAMP.match(attributes["updated_at"])
+    assert attributes == {
+        "created_at": attributes["created_at"],
+        "updated_at": attributes["updated_at"],
         "name": "storefront",
         "description": "The web shop",
         "catalog_id": catalog,
@@ -330,8 +334,7 @@ def test_create_returns_the_rule_object(api: Caller) -> None:
         "account_ids": ["a1"],
         "schedules": [schedule],
     }
-    assert data["meta"]["owner"] == "store"
-    assert TIMESTAMP.match(data["meta"]["created_at"]) and TIMESTAMP.match(data["meta"]["updated_at"])
+    assert data["meta"] == {"owner": "store"}
     assert api.get(f"/pcm/catalogs/rules/{data['id']}").json()["data"] == data
 
 
@@ -421,7 +424,7 @@ def test_update_is_partial_and_validated(api: Caller) -> None:
     response = put(catalog_id=two, tags=None)
     assert response.status_code == 200, response.text
     attributes = response.json()["data"]["attributes"]
-    assert attributes == {"name": "web", "catalog_id": two, "channels": ["web"]}
+    assert without_timestamps(attributes) == {"name": "web", "catalog_id": two, "channels": ["web"]}
     for bad in ({"name": "with space"}, {"name": None}, {"catalog_id": None}, {"catalog_id": str(uuid.uuid4())}):
         refused = put(**bad)
         assert refused.status_code == 422, bad
@@ -430,7 +433,12 @@ def test_update_is_partial_and_validated(api: Caller) -> None:
     assert mismatch.status_code == 422
     assert api.get(url).json()["data"]["attributes"] == attributes
     unchanged = put()
-    assert unchanged.status_code == 200 and unchanged.json()["data"]["attributes"] == attributes
+    assert unchanged.status_code == 200
+    assert without_timestamps(unchanged.json()["data"]["attributes"]) == without_timestamps(attributes)
+
+
+def without_timestamps(attributes: dict[str, Any]) -> dict[str, Any]:
+    return {name: value for name, value in attributes.items() if name not in ("created_at", "updated_at")}
 
 
 def test_delete_and_unknown_rules(api: Caller) -> None:

@@ -27,15 +27,14 @@ def render_rule(service: CatalogRuleService, rule: CatalogRule) -> dict[str, Any
         value = getattr(rule, name)
         if value:
             attributes[name] = value
+    # The timestamps are attributes, as the public catalogs document requires them (not meta).
+    attributes["created_at"] = timestamp(rule.created_at)
+    attributes["updated_at"] = timestamp(rule.updated_at)
     return {
         "type": "catalog_rule",
         "id": str(rule.id),
         "attributes": attributes,
-        "meta": {
-            "owner": "organization" if service.principal.is_organization else "store",
-            "created_at": timestamp(rule.created_at),
-            "updated_at": timestamp(rule.updated_at),
-        },
+        "meta": {"owner": "organization" if service.principal.is_organization else "store"},
     }
 
 
