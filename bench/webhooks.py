@@ -38,7 +38,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -71,6 +71,7 @@ from bench.common import (
 BUDGET_P95_S = 2.0
 BUDGET_EVENTS_PER_S = 500.0
 BUDGET_OVERHEAD = 0.10
+WARM_UP = 30  # pairs of requests before each round's timed ones
 DELIVERING = {"ASSORTMENT_WEBHOOK_ALLOW_PRIVATE_URLS": "true"}
 QUIET = {**DELIVERING, "ASSORTMENT_WEBHOOK_WORKER": "false", "ASSORTMENT_LOG_LEVEL": "warning"}
 WITHOUT_EVENTS = {**QUIET, "ASSORTMENT_BENCH_WITHOUT_EVENTS": "true"}
@@ -374,6 +375,12 @@ def paired(arm: Arm, servers: Servers, method: str, path: str, count: int, updat
     arm.cpu_without += servers.off_cpu.seconds() - off_cpu
 
 
+def last(arm: Arm, count: int, digits: int = 2) -> str:
+    """The medians of the last `count` pairs, with / without."""
+    with_ms, without_ms = statistics.median(arm.with_events[-count:]), statistics.median(arm.without[-count:])
+    return f"{with_ms:.{digits}f} / {without_ms:.{digits}f}"
+
+
 def both(arm: Arm, digits: int) -> str:
     with_ms, without_ms = arm.medians()
     return f"{with_ms:.{digits}f} / {without_ms:.{digits}f}"
@@ -387,48 +394,59 @@ def measure_cost(ctx: Context, url: str, catalog_id: str) -> Cost:
     product_id = str(scalar(url, "SELECT id FROM product ORDER BY pk LIMIT 1"))
     if len(product_id) == 32:  # SQLite keeps uuids as 32 hex digits
         product_id = str(uuid.UUID(product_id))
-    named = {side: with_application_name(url, f"assortment-bench-{side}") for side in ("on", "off")}
-    with running_server(named["on"], env=QUIET) as on, running_server(named["off"], env=WITHOUT_EVENTS) as off:
-        with api(on, token(on, observed_id, observed_secret)) as client:
-            observer = integrate(client, "http://127.0.0.1:9/never-delivered", ["product.updated"])
-            observed_product = new_product(client, f"observed-{uuid.uuid4().hex[:8]}")
-        on_cpu = CpuProbe(on, url, "assortment-bench-on")
-        off_cpu = CpuProbe(off, url, "assortment-bench-off")
-        store = Servers(
-            Connection(on, token(on, client_id, secret)),
-            Connection(off, token(off, client_id, secret)),
-            on_cpu,
-            off_cpu,
-        )
-        observed = Servers(
-            Connection(on, token(on, observed_id, observed_secret)),
-            Connection(off, token(off, observed_id, observed_secret)),
-            on_cpu,
-            off_cpu,
-        )
-        try:
-            updates = f"/pcm/products/{product_id}"
-            paired(Arm(), store, "PUT", updates, 50, product_id)  # warm both: connections, caches, statements
-            rounds = args.webhooks_rounds
-            for round_no in range(rounds):
+    with running_server(url, env=QUIET) as base, api(base, token(base, observed_id, observed_secret)) as client:
+        observer = integrate(client, "http://127.0.0.1:9/never-delivered", ["product.updated"])
+        observed_product = new_product(client, f"observed-{uuid.uuid4().hex[:8]}")
+    rounds = args.webhooks_rounds
+    for round_no in range(rounds):
+        # New servers each round, started one after the other in alternating order: in trial runs the server
+        # started first was slower by 5 to 40 %, with or without events, which pairing requests does not cancel.
+        with paired_servers(url, first_on=round_no % 2 == 0) as (on, off):
+            store = Servers(
+                Connection(on, token(on, client_id, secret)),
+                Connection(off, token(off, client_id, secret)),
+                CpuProbe(on, url, "assortment-bench-on"),
+                CpuProbe(off, url, "assortment-bench-off"),
+            )
+            observed = replace(
+                store,
+                on=Connection(on, token(on, observed_id, observed_secret)),
+                off=Connection(off, token(off, observed_id, observed_secret)),
+            )
+            try:
+                updates = f"/pcm/products/{product_id}"
+                observed_path = f"/pcm/products/{observed_product}"
+                paired(Arm(), store, "PUT", updates, WARM_UP, product_id)  # connections, caches, statements
+                paired(Arm(), observed, "PUT", observed_path, WARM_UP, observed_product)
                 cost.loads.append(load_average())
                 paired(cost.update, store, "PUT", updates, args.webhooks_updates, product_id)
-                observed_path = f"/pcm/products/{observed_product}"
                 paired(cost.update_observed, observed, "PUT", observed_path, args.webhooks_updates, observed_product)
                 paired(cost.publish, store, "POST", f"/pcm/catalogs/{catalog_id}/releases", args.webhooks_publishes)
-                print(
-                    f"    round {round_no + 1}/{rounds}: median update {both(cost.update, 2)} ms, observed "
-                    f"{both(cost.update_observed, 2)} ms, publish {both(cost.publish, 0)} ms "
-                    f"(with / without events; load {cost.loads[-1]:.1f}); CPU cost so far: update "
-                    f"{pct(cost.update.cpu_cost())}, observed {pct(cost.update_observed.cpu_cost())}, publish "
-                    f"{pct(cost.publish.cpu_cost())}"
-                )
-        finally:
-            for connection in (store.on, store.off, observed.on, observed.off):
-                connection.close()
-        with api(on, token(on, observed_id, observed_secret)) as client:  # its jobs are never to be delivered
-            call(client, "PUT", f"/v2/integrations/{observer}", {"type": "integration", "enabled": False})
+            finally:
+                for connection in (store.on, store.off, observed.on, observed.off):
+                    connection.close()
+        first = "with" if round_no % 2 == 0 else "without"
+        print(
+            f"    round {round_no + 1}/{rounds} (server {first} events started first; load {cost.loads[-1]:.1f}): "
+            f"this round's median update {last(cost.update, args.webhooks_updates)} ms, observed "
+            f"{last(cost.update_observed, args.webhooks_updates)} ms, publish "
+            f"{last(cost.publish, args.webhooks_publishes, 0)} ms (with / without events); so far: wall "
+            f"{pct(cost.update.cost())} / {pct(cost.update_observed.cost())} / {pct(cost.publish.cost())}, CPU "
+            f"{pct(cost.update.cpu_cost())} / {pct(cost.update_observed.cpu_cost())} / {pct(cost.publish.cpu_cost())}"
+        )
+    with running_server(url, env=QUIET) as base, api(base, token(base, observed_id, observed_secret)) as client:
+        call(client, "PUT", f"/v2/integrations/{observer}", {"type": "integration", "enabled": False})  # never due
     return cost
+
+
+@contextmanager
+def paired_servers(url: str, *, first_on: bool) -> Iterator[tuple[str, str]]:
+    """(with events, without), both delivery loops off, started in the order asked."""
+    on = (with_application_name(url, "assortment-bench-on"), QUIET)
+    off = (with_application_name(url, "assortment-bench-off"), WITHOUT_EVENTS)
+    first, second = (on, off) if first_on else (off, on)
+    with running_server(first[0], env=first[1]) as one, running_server(second[0], env=second[1]) as two:
+        yield (one, two) if first_on else (two, one)
 
 
 # --- latency and throughput ---------------------------------------------------------------------------------
@@ -507,7 +525,9 @@ ABOUT = (
     "only), delivery loops off. The same request goes to both in pairs, which one first alternating, so both "
     "see the same moments of the machine: PUTs of one product (one request at a time, on kept-alive "
     "connections; a store without integrations, and a store with an enabled integration observing "
-    "`product.updated`, whose jobs are written and never delivered), then publishes of the catalog. The cost "
+    "`product.updated`, whose jobs are written and never delivered), then publishes of the catalog; new "
+    "servers each round, started one after the other in alternating order (in trial runs the server started "
+    "first was slower by 5 to 40 %, whichever it was; alternating cancels that). The cost "
     "is the median time with events over the median without, − 1 (wall), and the CPU time the server process "
     "and its PostgreSQL backends spent with events over without, − 1 (CPU: what the other work on a shared "
     "machine disturbs least; it leaves out waiting for the disk). Cells: with / without. Latency: one server "
