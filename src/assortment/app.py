@@ -26,9 +26,10 @@ from assortment.api import errors as api_errors
 from assortment.api import events as events_routes
 from assortment.api import integrations as integrations_routes
 from assortment.api import metrics as metrics_routes
+from assortment.api.bearer import Tokens
 from assortment.api.deps import AppContext
 from assortment.api.direct import DirectReads
-from assortment.api.fast_reads import FastReads, Tokens
+from assortment.api.fast_reads import FastReads
 from assortment.api.middleware import (
     BodySizeLimitMiddleware,
     RejectLoneSurrogatesMiddleware,
@@ -151,16 +152,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.read_cache = ReleaseViewCache(settings.read_cache_bytes)
     app.state.latest_releases = LatestReleases()
     # The storefront's everyday release reads, outside the framework; the read cache in front of them.
+    # One cache of verified tokens and one read of catalogs' versions per event-loop turn, for all three.
     tokens = Tokens(app.state.read_cache.tokens, app.state.context.signing_key)
+    versions = TurnVersions(ReleaseVersions(engine))
     direct = DirectReads(app.framework, app, tokens, engine, app.state.context.sessions, lambda: app.routes)
-    app.front = fast_reads = FastReads(direct, app, tokens, TurnVersions(ReleaseVersions(engine)))
+    app.front = fast_reads = FastReads(direct, app, tokens, versions)
     if settings.read_cache_bytes:
         app.front = ReleaseViewCacheMiddleware(
-            fast_reads,
-            cache=app.state.read_cache,
-            signing_key=app.state.context.signing_key,
-            versions=ReleaseVersions(engine),
-            public_url=settings.public_url,
+            fast_reads, cache=app.state.read_cache, tokens=tokens, versions=versions, public_url=settings.public_url
         )
     app.include_router(metrics_routes.router)
     track_pool(engine)

@@ -36,8 +36,8 @@ from starlette.routing import Route, compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from assortment.api import catalogs, hierarchies, products, shopper
+from assortment.api.bearer import Tokens
 from assortment.api.deps import admin_principal, check_admin, filter_terms, paging
-from assortment.api.fast_reads import Tokens
 from assortment.api.middleware import REQUEST_ID_HEADER, request_id_for
 from assortment.domain.tenancy import Principal
 

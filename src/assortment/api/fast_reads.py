@@ -23,9 +23,7 @@ the release it resolved).
 from __future__ import annotations
 
 import re
-import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
@@ -34,6 +32,7 @@ import orjson
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from assortment.api.bearer import Tokens
 from assortment.api.catalog_documents import document_page, etag_of, single_document
 from assortment.api.middleware import REQUEST_ID_HEADER, request_id_for
 from assortment.db.models import CatalogRule
@@ -41,14 +40,13 @@ from assortment.db.release_versions import TurnVersions
 from assortment.db.repositories import releases as repo
 from assortment.db.repositories import storefront
 from assortment.db.types import utcnow
-from assortment.domain import auth
 from assortment.domain.catalog_rules import ShopperContext, choose_rule
 from assortment.domain.paging import Page, Paging
 from assortment.domain.publish import release_base
 from assortment.domain.release_render import RowRenderer
 from assortment.domain.releases import display_currency
 from assortment.domain.tenancy import Principal
-from assortment.errors import DomainError, Unauthenticated
+from assortment.errors import DomainError
 
 RELEASE = r"^/pcm/catalogs/([^/]+)/releases/([^/]+)"
 NODE_PRODUCTS = re.compile(RELEASE + r"/nodes/([^/]+)/relationships/products$")
@@ -60,7 +58,6 @@ LISTS = frozenset({NODE_PRODUCTS, SHOPPER_NODE_PRODUCTS})
 SHOPPER = frozenset({SHOPPER_NODE_PRODUCTS, SHOPPER_PRODUCT})
 PAGING_KEYS = frozenset({"page[limit]", "page[offset]"})
 MAX_ALIASES = 10_000
-MAX_TOKENS = 10_000
 SHOPPER_KEY = "shopper"
 RULE_FIELDS = ("channels", "tags", "customer_ids", "account_ids", "account_tag_ids", "schedules")
 
@@ -72,31 +69,6 @@ class Resolved:
     catalog_id: uuid.UUID
     release: Any  # the detached, never-changed Release the route used
     version: int
-
-
-class Tokens:
-    """Bearer tokens this process has verified, shared with the read cache (`ReleaseViewCache.tokens`,
-    which the access log also reads to name the store of a request answered outside the framework)."""
-
-    def __init__(self, known: dict[bytes, tuple[Principal, int]], signing_key: Callable[[], str]) -> None:
-        self.known = known
-        self.signing_key = signing_key
-
-    def principal(self, header: bytes | None) -> Principal | None:
-        if not header or header[:7].lower() != b"bearer ":
-            return None
-        token = header[7:].strip()
-        cached = self.known.get(token)
-        if cached is not None:
-            return cached[0] if cached[1] > time.time() else None
-        try:
-            principal, expires = auth.decode_token(token.decode("latin-1"), self.signing_key())
-        except Unauthenticated:
-            return None
-        if len(self.known) >= MAX_TOKENS:
-            self.known.clear()
-        self.known[token] = (principal, expires)
-        return principal
 
 
 # (release, catalog release_version, the shopper view's rebase of links) a request reads.

@@ -15,7 +15,7 @@ at that version.
 One `latest` for every process (SPEC §12.4): every write that changes a catalog's releases (publish,
 release deletes) raises `catalog.release_version` in its own transaction, and a remembered resolution is
 used only while the catalog's current version, read from the database after the request arrived, is still
-the one it was made at. The version is read at most once per turn of the event loop (`_version`): the
+the one it was made at. The version is read at most once per turn of the event loop (`TurnVersions.current`): the
 requests that arrived before one turn share its lookup, made after all of them arrived, so a write that
 answered before a request came in is always seen, in every process, at the cost of one indexed lookup per
 turn.
@@ -23,7 +23,6 @@ turn.
 
 from __future__ import annotations
 
-import asyncio
 import re
 import time
 import uuid
@@ -33,13 +32,12 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from assortment.api.bearer import Tokens
 from assortment.api.catalog_documents import etag_of
 from assortment.api.jsonapi import base_url
 from assortment.api.middleware import REQUEST_ID_HEADER, request_id_for
-from assortment.db.release_versions import ReleaseVersions
-from assortment.domain import auth
+from assortment.db.release_versions import TurnVersions
 from assortment.domain.tenancy import Principal
-from assortment.errors import Unauthenticated
 
 VIEW_PATH = re.compile(r"^/pcm/catalogs/([^/]+)/releases/([^/]+)/(?:hierarchies|nodes|products)(?:/|$)")
 MAX_TOKENS = 10_000
@@ -84,40 +82,20 @@ class ReleaseViewCache:
             self.size -= len(evicted.body)
 
 
-
 class ReleaseViewCacheMiddleware:
     def __init__(
         self,
         app: ASGIApp,
         cache: ReleaseViewCache,
-        signing_key: Any,
-        versions: ReleaseVersions,
+        tokens: Tokens,
+        versions: TurnVersions,
         public_url: str | None = None,
     ) -> None:
         self.app = app
         self.public_url = public_url  # ASSORTMENT_PUBLIC_URL: links on every page start with it
         self.cache = cache
-        self.signing_key = signing_key  # a callable returning the key (loaded lazily from the database)
-        self.versions = versions
-        # The versions read in this turn of the event loop; None once the turn is over (`_version`).
-        self._fresh: dict[uuid.UUID, int | None] | None = None
-
-    def _principal(self, header: bytes | None) -> Principal | None:
-        if not header or header[:7].lower() != b"bearer ":
-            return None
-        token = header[7:].strip()
-        cached = self.cache.tokens.get(token)
-        now = time.time()
-        if cached is not None:
-            return cached[0] if cached[1] > now else None
-        try:
-            principal, expires = auth.decode_token(token.decode("latin-1"), self.signing_key())
-        except Unauthenticated:
-            return None
-        if len(self.cache.tokens) >= MAX_TOKENS:
-            self.cache.tokens.clear()
-        self.cache.tokens[token] = (principal, expires)
-        return principal
+        self.tokens = tokens  # shared with the fast read path (`cache.tokens` underneath)
+        self.versions = versions  # catalogs' versions, read at most once per turn of the event loop
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "GET":
@@ -133,7 +111,7 @@ class ReleaseViewCacheMiddleware:
         headers: dict[bytes, bytes] = {}
         for name, value in scope["headers"]:
             headers.setdefault(name, value)
-        principal = self._principal(headers.get(b"authorization"))
+        principal = self.tokens.principal(headers.get(b"authorization"))
         if principal is None:  # let the app answer (401 and friends) the usual way
             await self.app(scope, receive, send)
             return
@@ -160,29 +138,7 @@ class ReleaseViewCacheMiddleware:
             catalog_uuid = uuid.UUID(alias[0])
         except ValueError:
             return None
-        return entry[0] if self._version(catalog_uuid) == entry[1] else None
-
-    def _version(self, catalog_id: uuid.UUID) -> int | None:
-        """The catalog's current `release_version`, read at most once per turn of the event loop.
-
-        A request's task is created when its bytes are read (uvicorn's `data_received`) and asyncio runs the
-        callbacks of one turn in the order they were scheduled. The first read of a turn schedules `_expire`
-        at once: every task that runs before it was scheduled before that read, so its request had arrived
-        before the read began, and the read saw every write that had answered by then. A task scheduled
-        later runs after `_expire` and reads again. Under load one lookup serves every request of a turn."""
-        fresh = self._fresh
-        if fresh is None:
-            fresh = self._fresh = {}
-            asyncio.get_running_loop().call_soon(self._expire)
-        if catalog_id not in fresh:
-            try:
-                fresh[catalog_id] = self.versions.read([catalog_id]).get(catalog_id)
-            except Exception:  # the app answers, and reports a database that went away the usual way
-                return None
-        return fresh[catalog_id]
-
-    def _expire(self) -> None:
-        self._fresh = None
+        return entry[0] if self.versions.current(catalog_uuid) == entry[1] else None
 
     async def _render_and_keep(
         self, scope: Scope, receive: Receive, send: Send, alias: tuple[Any, ...], path: str, currency: bytes, base: str
