@@ -404,6 +404,60 @@ def catalogs_publish(
         err.print(f"published release {release.id}: {release.total_products} products, {release.total_nodes} nodes")
 
 
+@catalogs_app.command("changes")
+def catalogs_changes(
+    catalog_id: Annotated[str, typer.Argument(help="Catalog id")],
+    release: Annotated[str, typer.Option("--release", help="Release id, or latest")] = "latest",
+    since: Annotated[
+        str | None,
+        typer.Option("--since", help="Release id, or latest (default: the release that was latest at its publish)"),
+    ] = None,
+    store: Annotated[str | None, typer.Option("--store", help="Store id (default: the default store)")] = None,
+    organization: Annotated[bool, typer.Option("--organization", help="An organization catalog")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+) -> None:
+    """What changed between two releases of a catalog: the list GET /pcm/catalogs/{id}/releases/{rid}/changes
+    answers, whole. A table (change, entity type, entity id, fields) or, with --json, {"data", "meta"}."""
+    from assortment.domain.release_changes import ChangesService, change_document
+    from assortment.domain.tenancy import Principal
+
+    engine = make_engine(Settings())
+    try:
+        with make_session_factory(engine)() as session:
+            store_id = None if organization else (uuid.UUID(store) if store else auth.default_store(session).id)
+            principal = Principal(key_id=uuid.UUID(int=0), store_id=store_id, grant="client_credentials")
+            service = ChangesService(session, principal)
+            changes = service.compare(catalog_id, release, since, None)
+            fields: dict[str, list[str]] = {}
+            for start in range(0, len(changes.items), 500):
+                fields.update(service.fields(changes, changes.items[start : start + 500]))
+    except DomainError as exc:
+        raise _fail(str(exc.detail)) from exc
+    except ValueError as exc:
+        raise _fail(f"--store must be a store id: {exc}") from exc
+    finally:
+        engine.dispose()
+    counts = changes.counts
+    since_id = str(changes.base.id) if changes.base is not None else None
+    if as_json:
+        meta = {
+            "counts": counts,
+            "results": {"total": len(changes.items)},
+            "release": str(changes.ref.release.id),
+            "since": since_id,
+        }
+        typer.echo(json.dumps({"data": [change_document(c, fields[c.key]) for c in changes.items], "meta": meta}))
+        return
+    for change in changes.items:
+        typer.echo(f"{change.change}\t{change.entity_type}\t{change.entity_id}\t{','.join(fields[change.key])}")
+    err.print(
+        f"{counts['created']} created, {counts['updated']} updated, {counts['deleted']} deleted: release "
+        f"{changes.ref.release.id} since {since_id or 'nothing (every entity is new)'}",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
 @app.command("check")
 def check(as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON")] = False) -> None:
     """Read the whole database and report every broken invariant: exit 0 when clean, 1 when anything is

@@ -65,3 +65,5 @@ def test_the_readme_first_call_and_the_guide_work_as_written(db: Database, tmp_p
     assert lines[2].startswith("published release ")
     assert lines[3] == "[('Trail boot', 'BOOT-TRAIL')]"  # the node's products in the release
     assert lines[4] == "['Boots', 'Summer']"
+    assert lines[5] == "[('updated', 'product', ['name', 'updated_at'])]"  # the rename, in the second release
+    assert lines[6] == "['Trail boot']"  # the first release restored

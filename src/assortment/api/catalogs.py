@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
@@ -22,7 +24,9 @@ from assortment.api.responses import json_response, no_content
 from assortment.api.schemas_doc import ERRORS
 from assortment.db.engine import in_snapshot
 from assortment.domain.catalogs import CatalogService
+from assortment.domain.paging import Page
 from assortment.domain.publish import publish, publish_lock_name
+from assortment.domain.release_changes import ChangesService, change_document
 from assortment.domain.releases import ReleaseRef, ReleaseService
 from assortment.domain.tenancy import Principal
 from assortment.schemas.catalogs import CatalogCreateRequest, CatalogUpdateRequest, PublishRequest
@@ -157,6 +161,36 @@ def restore_release(catalog_id: str, release_id: str, session: SessionDep, princ
     """Make a kept release the one `latest` and the shopper view name, at once (SPEC §10.2)."""
     ref = ReleaseService(session, principal).restore(catalog_id, release_id)
     return json_response({"data": render_release(ref.catalog, ref.release)})
+
+
+@router.get("/{catalog_id}/releases/{release_id}/changes", responses=ERRORS)
+def release_changes(
+    catalog_id: str,
+    release_id: str,
+    request: Request,
+    session: SessionDep,
+    principal: AdminDep,
+    paging: PagingDep,
+    terms: FilterDep,
+    since: Annotated[
+        str | None,
+        Query(
+            description="A kept release of the catalog (id or `latest`) to compare with; default: the release that "
+            "was latest when this one was published if still kept, else the kept release published just before it"
+        ),
+    ] = None,
+) -> Response:
+    """What changed between a release and `since` (SPEC §10.1): created, updated and deleted hierarchies,
+    nodes and products, with the fields that differ; `meta.counts` over the whole (filtered) list."""
+    service = ChangesService(session, principal)
+    changes = service.compare(catalog_id, release_id, since, terms)
+    entries = changes.items[paging.offset : paging.offset + paging.limit]
+    fields = service.fields(changes, entries)
+    page = Page(entries, len(changes.items), paging)
+    since_id = str(changes.base.id) if changes.base is not None else None
+    meta = {**catalog_list_meta(page), "counts": changes.counts, "since": since_id}
+    data = [change_document(entry, fields[entry.key]) for entry in entries]
+    return json_response({"data": data, "links": catalog_links(request, page), "meta": meta})
 
 
 @router.get("/{catalog_id}/releases/{release_id}/delta", responses=ERRORS)

@@ -480,6 +480,21 @@ class ReleaseRelated(Base):
     target_id: Mapped[uuid.UUID] = mapped_column(Uuid())
 
 
+class ReleaseDigest(Base):
+    """What a release serves of each of its hierarchies, nodes and products, as a digest
+    (domain/release_digests.py), in a narrow table of its own: comparing two releases reads these rows only
+    (SPEC §10.1). Releases published before this table existed have none."""
+
+    __tablename__ = "release_digest"
+    # SQLite keeps the rows in the primary key's b-tree: a range of it is one release's digests of one type.
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    release_pk: Mapped[int] = mapped_column(ForeignKey("catalog_release.pk", ondelete="CASCADE"), primary_key=True)
+    entity_type: Mapped[str] = mapped_column(String(16), primary_key=True)  # hierarchy | node | product
+    entity_id: Mapped[uuid.UUID] = mapped_column(Uuid(), primary_key=True)
+    digest: Mapped[bytes] = mapped_column(LargeBinary)
+
+
 class Currency(Base):
     """A currency a store sells in, with how amounts in it are written. Exactly one is the default."""
 

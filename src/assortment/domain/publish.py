@@ -23,6 +23,7 @@ from assortment.db.models import (
     Node,
     Pricebook,
     Release,
+    ReleaseDigest,
     ReleaseHierarchy,
     ReleaseNode,
     ReleaseNodeProduct,
@@ -32,6 +33,7 @@ from assortment.db.models import (
 from assortment.db.repositories import releases as repo
 from assortment.db.types import utcnow
 from assortment.domain import events
+from assortment.domain import release_digests as digests
 from assortment.domain.catalogs import CatalogService
 from assortment.domain.formats import timestamp
 from assortment.domain.prices import CurrencyService
@@ -185,7 +187,12 @@ def publish(
     # Related products whose both ends are in the release.
     related_rows, related_slugs = _related(session, release.pk, product_id_of)
     repo.insert_rows(session, ReleaseRelated, related_rows)
+    related_of: dict[uuid.UUID, list[tuple[str, uuid.UUID]]] = defaultdict(list)
+    for row in related_rows:
+        related_of[row["source_id"]].append((row["slug"], row["target_id"]))
     del related_rows
+    neutral = digests.Neutral.of(base, stamp)
+    digest_rows: list[dict[str, Any]] = []  # what the release serves of each entity (release_digest)
 
     # Product documents, rendered once.
     slugs = repo.attached_slugs(session, product_id_of.keys())
@@ -206,6 +213,9 @@ def publish(
                 related_slugs.get(product.pk),
                 crumbs,
             )
+            encoded = orjson.dumps(document)
+            price = prices.get(product.sku) if product.sku else None
+            related = digests.related_part(related_of.get(product.id, ()))
             rows.append(
                 {
                     "release_pk": release.pk,
@@ -218,11 +228,21 @@ def publish(
                     "mpn": product.mpn,
                     "tags": product.tags,
                     "updated_at": product.updated_at,
-                    "document": orjson.dumps(document),
-                    "price": prices.get(product.sku) if product.sku else None,
+                    "document": encoded,
+                    "price": price,
+                }
+            )
+            digest_rows.append(
+                {
+                    "release_pk": release.pk,
+                    "entity_type": "product",
+                    "entity_id": product.id,
+                    "digest": digests.product_digest(neutral, encoded, price, related),
                 }
             )
         repo.insert_rows(session, ReleaseProduct, rows)
+        repo.insert_rows(session, ReleaseDigest, digest_rows)
+        digest_rows = []
         done += len(rows)
         report("products", done, len(ordered_pks))
 
@@ -254,8 +274,24 @@ def publish(
     repo.insert_rows(session, ReleaseNodeProduct, node_rows)
 
     # Node and hierarchy documents.
-    repo.insert_rows(session, ReleaseNode, _node_rows(release.pk, tree, base, stamp, products_of_node, curated_of))
-    repo.insert_rows(session, ReleaseHierarchy, _hierarchy_rows(release.pk, tree, base, stamp))
+    node_documents = _node_rows(release.pk, tree, base, stamp, products_of_node, curated_of)
+    node_of = {n.id: n for n in tree.nodes}
+    for row in node_documents:
+        node = node_of[row["node_id"]]
+        children = digests.ids_part(n.id for n in tree.children[node.hierarchy_pk].get(node.pk, ()))
+        products = digests.set_part(product_id_of[pk] for pk in products_of_node.get(node.pk, ()))
+        digest = digests.node_digest(neutral, row["document"], children, products)
+        digest_rows.append({"release_pk": release.pk, "entity_type": "node", "entity_id": node.id, "digest": digest})
+    repo.insert_rows(session, ReleaseNode, node_documents)
+    hierarchy_rows = _hierarchy_rows(release.pk, tree, base, stamp)
+    for row, hierarchy in zip(hierarchy_rows, tree.hierarchies, strict=True):
+        top_level = digests.ids_part(n.id for n in tree.children.get(hierarchy.pk, {}).get(0, ()))
+        digest = digests.hierarchy_digest(neutral, row["document"], top_level)
+        digest_rows.append(
+            {"release_pk": release.pk, "entity_type": "hierarchy", "entity_id": hierarchy.id, "digest": digest}
+        )
+    repo.insert_rows(session, ReleaseHierarchy, hierarchy_rows)
+    repo.insert_rows(session, ReleaseDigest, digest_rows)
     report("nodes", len(tree.nodes), len(tree.nodes))
 
     release.total_products = len(product_id_of)

@@ -23,6 +23,7 @@ from assortment.db.models import (
     Product,
     ProductRelationshipSlot,
     Release,
+    ReleaseDigest,
     ReleaseHierarchy,
     ReleaseNode,
     ReleaseNodeProduct,
@@ -223,6 +224,19 @@ def most_recently_published(session: Session, catalog_pk: int) -> int | None:
     return session.scalar(query)
 
 
+
+def published_before(session: Session, catalog_pk: int, release_pk: int) -> Release | None:
+    """The catalog's kept release published just before that one, if any."""
+    query = (
+        select(Release)
+        .options(WITHOUT_DELTA)
+        .where(Release.catalog_pk == catalog_pk, Release.pk < release_pk)
+        .order_by(Release.pk.desc())
+        .limit(1)
+    )
+    return session.scalars(query).first()
+
+
 def release_delta(session: Session, release_pk: int) -> bytes | None:
     return session.scalar(select(Release.delta).where(Release.pk == release_pk))
 
@@ -270,7 +284,7 @@ def delete_releases(session: Session, release_pks: Collection[int]) -> None:
     if not release_pks:
         return
     pks = list(release_pks)
-    for model in (ReleaseRelated, ReleaseNodeProduct, ReleaseProduct, ReleaseNode, ReleaseHierarchy):
+    for model in (ReleaseDigest, ReleaseRelated, ReleaseNodeProduct, ReleaseProduct, ReleaseNode, ReleaseHierarchy):
         session.execute(delete(model).where(model.release_pk.in_(pks)))
     session.execute(delete(Release).where(Release.pk.in_(pks)))
 
