@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from assortment.api.direct import DIRECT, DirectReads, direct_routes
 from assortment.api.fast_reads import FastReads
-from assortment.app import create_app
+from assortment.app import AssortmentApp, create_app
 from assortment.config import Settings
 from tests.api.test_fast_reads import priced_shop, stable_headers
 from tests.api.test_release_prices import Shop, shop
@@ -41,6 +41,7 @@ def direct_of(app: Any) -> DirectReads:
 @pytest.fixture
 def cold(db: Database, api: Caller, keys: Keys) -> Iterator[Cold]:
     app = create_app(Settings(database_url=db.settings.database_url, secret_key=None, read_cache_bytes=0))
+    assert isinstance(app, AssortmentApp)
     shopper = keys.caller(grant="implicit")
     try:
         with TestClient(app) as client:

@@ -8,12 +8,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from assortment.api.fast_reads import FastReads
-from assortment.app import create_app
+from assortment.app import AssortmentApp, create_app
 from assortment.config import Settings
+from assortment.db.models import ReleaseProduct
 from tests.api.test_release_prices import Shop, add_price, base, make_book, seed_catalog, shop
 from tests.api.test_shopper_catalog import make_rule
 from tests.catalogs import curate, make_catalog, publish, set_product, view_url
@@ -37,6 +40,7 @@ class Cold:
 @pytest.fixture
 def cold(db: Database, api: Caller, keys: Keys) -> Iterator[Cold]:
     app = create_app(Settings(database_url=db.settings.database_url, secret_key=None, read_cache_bytes=0))
+    assert isinstance(app, AssortmentApp)
     fast = app.front
     assert isinstance(fast, FastReads)
     shopper = keys.caller(grant="implicit")
@@ -144,6 +148,17 @@ def test_the_shoppers_catalog_follows_the_rules_at_once(shop: Shop, cold: Cold) 
     assert cold.admin.delete(f"/pcm/catalogs/rules/{rule['id']}").status_code == 204
     assert catalog_seen({"EP-Channel": "app"}) == older
     assert cold.fast.answered > answered
+
+
+def test_stored_product_documents_end_with_meta_after_attributes_and_relationships(shop: Shop, db: Database) -> None:
+    """The order the fast rendering splices into (domain/release_render.py): publish writes every product
+    document as type, id, attributes, relationships, meta."""
+    priced_shop(shop)
+    with db.sessions() as session:
+        documents = session.scalars(select(ReleaseProduct.document)).all()
+    assert documents
+    for document in documents:
+        assert list(orjson.loads(document)) == ["type", "id", "attributes", "relationships", "meta"]
 
 
 def test_an_etag_that_matches_gets_304_from_the_fast_path_too(shop: Shop, cold: Cold) -> None:

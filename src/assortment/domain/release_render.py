@@ -8,8 +8,9 @@ That costs more than the rest of a storefront page together, so a page renders h
 
 - the document's bytes are kept and the additions spliced in: `attributes` ends where the one
   `},"relationships":` of the document begins, and `meta` is the document's last member, so it ends two
-  bytes before the end (publish writes them in that order; `_spliceable` checks it, and a document that
-  does not look like that, or already has one of the keys that are added, takes the general way);
+  bytes before the end. That order is publish's (`_product_document`; tests/api/test_fast_reads.py checks
+  the stored documents), and the splice relies on it; `_spliceable` sends to the general way a document in
+  which either marker is missing or repeated, or that already has one of the keys that are added;
 - a price with no sale active now is rendered by `_plain_price` from the decoded price alone, with the
   display figures written by a formatter made once per request; a price with an active sale takes the
   general `price_fields`.
