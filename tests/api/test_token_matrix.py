@@ -229,6 +229,7 @@ WRITE_BODIES: dict[str, BodyOf | None] = {
     "POST /pcm/catalogs/{catalog_id}/releases": None,  # an empty body means {} (§0.1a)
     "DELETE /pcm/catalogs/{catalog_id}/releases": None,
     "DELETE /pcm/catalogs/{catalog_id}/releases/{release_id}": None,
+    "POST /pcm/catalogs/{catalog_id}/releases/{release_id}/restore": None,
     "PUT /v2/currencies/{currency_id}": lambda ids: {"data": {"exchange_rate": 2}},
     "DELETE /v2/currencies/{currency_id}": None,
     "PUT /pcm/pricebooks/{pricebook_id}": lambda ids: {
