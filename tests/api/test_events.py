@@ -139,6 +139,17 @@ def test_deleting_all_releases_records_each_deleted_release(api: Caller) -> None
     assert kept not in {e["attributes"]["entity_id"] for e in deleted}
 
 
+def test_releases_that_retention_deletes_are_recorded_as_deleted(api: Caller) -> None:
+    """A publish keeps three releases (SPEC §4.2); each one it deletes is a deleted release (§11.2)."""
+    hid = make_hierarchy(api)["id"]
+    catalog = make_catalog(api, [hid])
+    published = [publish(api, catalog["id"])["id"] for _ in range(5)]
+    deleted = feed(api, filter="eq(triggered_by,catalog-release.deleted)")
+    assert keys_of(deleted) == [("catalog-release.deleted", release_id) for release_id in published[:2]]
+    created = feed(api, filter="eq(triggered_by,catalog-release.created)")
+    assert keys_of(created) == [("catalog-release.created", release_id) for release_id in published]
+
+
 def test_a_refused_delete_of_all_releases_records_nothing(api: Caller, keys: Keys) -> None:
     hid = make_hierarchy(api)["id"]
     catalog = make_catalog(api, [hid])

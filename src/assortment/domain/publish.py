@@ -305,10 +305,14 @@ def publish(
     # the most recently published others, three in all (SPEC §4.2, §10.2).
     catalog.latest_release_pk = release.pk
     always = {release.pk} if previous is None else {release.pk, previous.pk}
-    repo.delete_releases(session, repo.releases_beyond(session, catalog.pk, RELEASES_KEPT, always=always))
+    doomed = repo.releases_beyond(session, catalog.pk, RELEASES_KEPT, always=always)
+    gone = repo.release_ids(session, doomed)
+    repo.delete_releases(session, doomed)
     repo.releases_changed(session, catalog.pk)  # `latest` moves when this transaction commits (§12.4)
     session.flush()
     events.record(session, principal, "catalog-release.created", (catalog, release), release.id, catalog.scope_id)
+    for release_id in gone:  # what retention deleted is deleted too (SPEC §11.2)
+        events.record(session, principal, "catalog-release.deleted", None, release_id, catalog.scope_id)
     return release
 
 
