@@ -16,6 +16,7 @@ from pathlib import Path
 from bench import (
     associations,
     catalogs,
+    changes,
     cold_reads,
     growth,
     hierarchies,
@@ -37,6 +38,7 @@ REGISTRY: dict[str, Benchmark] = {
         associations.BENCHMARK,
         growth.BENCHMARK,
         workbench.BENCHMARK,
+        changes.BENCHMARK,
         webhooks.BENCHMARK,
     )
 }

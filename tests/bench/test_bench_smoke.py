@@ -71,6 +71,11 @@ CASES: dict[str, tuple[list[str], str, bool]] = {
         "| | budget | SQLite",
         False,
     ),
+    "changes": (
+        [*SMALL_CATALOG, "--changes-reads", "1"],
+        "| database | changes (created / updated / deleted) | first request |",
+        False,
+    ),
     "growth": (
         ["--growth-sizes", "100", *SHORT_READS],
         "| products | database | publish wall s | s per 1k products | CPU s | peak RSS MiB | read req/s | p99 ms |",
