@@ -339,6 +339,10 @@ def test_catalog_whose_latest_is_not_one_of_its_releases(cli: Cli, db: Database,
 
 
 def test_product_count_that_disagrees_with_the_products(cli: Cli, db: Database, world: World) -> None:
+    if db.name != "sqlite":  # counted on SQLite only (migration e5b7c3d9f104): the empty table is not read
+        execute(db, insert(ProductCount).values(scope_id=uuid.uuid4(), products=7))
+        assert findings(cli) == []
+        return
     with db.sessions() as session:
         scope_id, owned = session.execute(select(ProductCount.scope_id, ProductCount.products)).one()
     execute(db, update(ProductCount).values(products=ProductCount.products + 3))

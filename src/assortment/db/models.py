@@ -115,8 +115,9 @@ class Product(Base):
 
 
 class ProductCount(Base):
-    """How many products each scope owns: derived, kept by triggers on `product` in the writing transaction
-    (migration e5b7c3d9f104), so that an unfiltered product list's total is a lookup, not a count."""
+    """How many products each scope owns, on SQLite: derived, kept by triggers on `product` in the writing
+    transaction (migration e5b7c3d9f104), so that an unfiltered product list's total is a lookup, not a count.
+    Empty on PostgreSQL (the migration says why)."""
 
     __tablename__ = "product_count"
 

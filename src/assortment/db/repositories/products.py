@@ -80,14 +80,17 @@ def list_visible(
     if where is not None:
         query = query.where(where)
         return paginate(session, query, (Product.created_at, Product.id), limit, offset)
-    # No filter: the total is the scopes' counts (kept by triggers), not a count of the store's products;
+    # No filter: on SQLite the total is the scopes' counts (kept by triggers), not a count of the products;
     # and the page is read scope by scope in index order, each stopping after offset + limit rows, then
     # merged (over two scopes at once, the index gives no order and every product would be sorted).
     distinct = list(dict.fromkeys(scopes))
     values: dict[str, Any] = {"limit": limit, "offset": offset, "reach": offset + limit}
     values.update({f"scope_{n}": scope for n, scope in enumerate(distinct)})
     rows = session.scalars(_newest_page(len(distinct)), values).all()
-    total = session.scalar(_COUNTED, {"scopes": distinct}) or 0
+    if session.get_bind().dialect.name == "sqlite":  # counts kept by triggers (migration e5b7c3d9f104)
+        total = session.scalar(_COUNTED, {"scopes": distinct}) or 0
+    else:
+        total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
     return list(rows), int(total)
 
 

@@ -1,11 +1,11 @@
-"""Cheap PIM lists at any size (issue 17): products counted per scope, so an unfiltered product list's
+"""Cheap PIM lists at any size (issue 17): on SQLite products counted per scope, so an unfiltered product list's
 total costs one lookup; nodes indexed in child order; and on PostgreSQL, SKU prefixes found by a range.
 
-`product_count` holds how many products each scope owns. Triggers on `product` keep it in the writing
-transaction: row triggers on SQLite (one writer at a time anyway); on PostgreSQL statement triggers over
-the transition tables, so a bulk insert updates each scope's count once per statement. A scope's row is
-then locked until the writing transaction ends: product writes of one store take turns at commit, which
-bulk imports (committed every few thousand rows) and single edits can afford. The table is derived: a
+`product_count` holds how many products each scope owns, on SQLite: row triggers on `product` keep it in
+the writing transaction (SQLite has one writer at a time, so the count row adds no waiting). On PostgreSQL
+the table stays empty and lists count as before: a count row per store would be locked from a transaction's
+first product write to its commit, so a transaction that commits late would hold back every other product
+write of its store (tests/api/test_event_feed_concurrency.py does exactly that). The table is derived: a
 database copy leaves it to the target's triggers, and `assortment check` compares it with the products.
 
 `ix_node_child_order` orders a parent's children (and a hierarchy's top-level nodes) as §2.4 does — the
@@ -47,33 +47,6 @@ SQLITE = (
     "CREATE INDEX ix_node_child_order ON node (hierarchy_pk, parent_pk, sort_order DESC, updated_at DESC, id)",
 )
 POSTGRESQL = (
-    """CREATE FUNCTION product_count_added() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN
-        INSERT INTO product_count (scope_id, products)
-        SELECT scope_id, count(*) FROM added GROUP BY scope_id ORDER BY scope_id
-        ON CONFLICT (scope_id) DO UPDATE SET products = product_count.products + excluded.products;
-        RETURN NULL;
-    END $$""",
-    """CREATE FUNCTION product_count_removed() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN
-        UPDATE product_count SET products = product_count.products - gone.products
-        FROM (SELECT scope_id, count(*) AS products FROM removed GROUP BY scope_id) AS gone
-        WHERE product_count.scope_id = gone.scope_id;
-        RETURN NULL;
-    END $$""",
-    """CREATE FUNCTION product_count_moved() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN
-        UPDATE product_count SET products = products - 1 WHERE scope_id = OLD.scope_id;
-        INSERT INTO product_count (scope_id, products) VALUES (NEW.scope_id, 1)
-        ON CONFLICT (scope_id) DO UPDATE SET products = product_count.products + 1;
-        RETURN NULL;
-    END $$""",
-    "CREATE TRIGGER product_count_insert AFTER INSERT ON product REFERENCING NEW TABLE AS added "
-    "FOR EACH STATEMENT EXECUTE FUNCTION product_count_added()",
-    "CREATE TRIGGER product_count_delete AFTER DELETE ON product REFERENCING OLD TABLE AS removed "
-    "FOR EACH STATEMENT EXECUTE FUNCTION product_count_removed()",
-    "CREATE TRIGGER product_count_move AFTER UPDATE OF scope_id ON product FOR EACH ROW "
-    "WHEN (NEW.scope_id IS DISTINCT FROM OLD.scope_id) EXECUTE FUNCTION product_count_moved()",
     "CREATE INDEX ix_product_scope_sku_pattern ON product (scope_id, sku text_pattern_ops)",
     "CREATE INDEX ix_node_child_order ON node "
     "(hierarchy_pk, parent_pk, sort_order DESC NULLS LAST, updated_at DESC, id)",
@@ -87,20 +60,20 @@ def upgrade() -> None:
         sa.Column("products", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("scope_id", name=op.f("pk_product_count")),
     )
-    op.execute(
-        "INSERT INTO product_count (scope_id, products) SELECT scope_id, count(*) FROM product GROUP BY scope_id"
-    )
-    for statement in SQLITE if op.get_bind().dialect.name == "sqlite" else POSTGRESQL:
+    sqlite = op.get_bind().dialect.name == "sqlite"
+    if sqlite:
+        op.execute(
+            "INSERT INTO product_count (scope_id, products) SELECT scope_id, count(*) FROM product GROUP BY scope_id"
+        )
+    for statement in SQLITE if sqlite else POSTGRESQL:
         op.execute(statement)
 
 
 def downgrade() -> None:
-    sqlite = op.get_bind().dialect.name == "sqlite"
     op.execute("DROP INDEX ix_node_child_order")
-    for trigger in ("product_count_insert", "product_count_delete", "product_count_move"):
-        op.execute(f"DROP TRIGGER {trigger}" if sqlite else f"DROP TRIGGER {trigger} ON product")
-    if not sqlite:
+    if op.get_bind().dialect.name == "sqlite":
+        for trigger in ("product_count_insert", "product_count_delete", "product_count_move"):
+            op.execute(f"DROP TRIGGER {trigger}")
+    else:
         op.execute("DROP INDEX ix_product_scope_sku_pattern")
-        for function in ("product_count_added", "product_count_removed", "product_count_moved"):
-            op.execute(f"DROP FUNCTION {function}()")
     op.drop_table("product_count")
