@@ -14,7 +14,7 @@ from assortment.api.direct import DIRECT, DirectReads, direct_routes
 from assortment.api.fast_reads import FastReads
 from assortment.app import AssortmentApp, create_app
 from assortment.config import Settings
-from tests.api.test_fast_reads import priced_shop, stable_headers
+from tests.api.test_fast_reads import layer_of, priced_shop, stable_headers
 from tests.api.test_release_prices import Shop, shop
 from tests.catalogs import make_node, view_url
 from tests.conftest import Caller, Database, Keys
@@ -31,13 +31,6 @@ class Cold:
     fast: FastReads  # in front of the direct reads: made to forget, so that they reach `direct`
 
 
-def direct_of(app: Any) -> DirectReads:
-    layer = app.front
-    while not isinstance(layer, DirectReads):
-        layer = layer.app
-    return layer
-
-
 @pytest.fixture
 def cold(db: Database, api: Caller, keys: Keys) -> Iterator[Cold]:
     app = create_app(Settings(database_url=db.settings.database_url, secret_key=None, read_cache_bytes=0))
@@ -46,8 +39,7 @@ def cold(db: Database, api: Caller, keys: Keys) -> Iterator[Cold]:
     try:
         with TestClient(app) as client:
             admin, shopper_caller = Caller(client, api.token, api.key), Caller(client, shopper.token, shopper.key)
-            assert isinstance(app.front, FastReads)
-            yield Cold(admin, shopper_caller, direct_of(app), app.front)
+            yield Cold(admin, shopper_caller, layer_of(app, DirectReads), layer_of(app, FastReads))
     finally:
         app.state.engine.dispose()
 

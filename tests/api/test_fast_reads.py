@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 import pytest
@@ -26,6 +26,7 @@ from tests.helpers import errors_of
 __all__ = ["shop"]  # the fixture, used by the tests below
 
 VARYING = {"x-request-id", "date"}
+T = TypeVar("T")
 
 
 @dataclass
@@ -41,14 +42,21 @@ class Cold:
 def cold(db: Database, api: Caller, keys: Keys) -> Iterator[Cold]:
     app = create_app(Settings(database_url=db.settings.database_url, secret_key=None, read_cache_bytes=0))
     assert isinstance(app, AssortmentApp)
-    fast = app.front
-    assert isinstance(fast, FastReads)
+    fast = layer_of(app, FastReads)
     shopper = keys.caller(grant="implicit")
     try:
         with TestClient(app) as client:
             yield Cold(Caller(client, api.token, api.key), Caller(client, shopper.token, shopper.key), fast)
     finally:
         app.state.engine.dispose()
+
+
+def layer_of(app: AssortmentApp, kind: type[T]) -> T:
+    """The handler of that kind among those in front of the framework (each wraps the next as `.app`)."""
+    layer: Any = app.front
+    while not isinstance(layer, kind):
+        layer = layer.app
+    return layer
 
 
 def stable_headers(response: Any) -> dict[str, str]:

@@ -31,6 +31,8 @@ class Tokens:
             principal, expires = auth.decode_token(token.decode("latin-1"), self.signing_key())
         except Unauthenticated:
             return None
+        except Exception:  # the signing key could not be read (database down): the framework answers, 503
+            return None
         if len(self.known) >= MAX_TOKENS:
             self.known.clear()
         self.known[token] = (principal, expires)
