@@ -161,8 +161,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.front = ReleaseViewCacheMiddleware(
             fast_reads, cache=app.state.read_cache, tokens=tokens, versions=versions, public_url=settings.public_url
         )
-    # What the framework refuses before any route, these refuse too (a GET has no body to check).
-    app.front = RejectNulMiddleware(app.front)
     app.include_router(metrics_routes.router)
     track_pool(engine)
     cache: ReleaseViewCache = app.state.read_cache

@@ -38,7 +38,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from assortment.api import catalogs, hierarchies, products, shopper
 from assortment.api.bearer import Tokens
 from assortment.api.deps import admin_principal, check_admin, filter_terms, paging
-from assortment.api.middleware import REQUEST_ID_HEADER, request_id_for
+from assortment.api.middleware import REQUEST_ID_HEADER, has_nul, request_id_for
 from assortment.domain.tenancy import Principal
 
 # The endpoints called directly: the reads of the budgets (PIM product list and product, node children;
@@ -139,7 +139,7 @@ class DirectReads:
         self.answered = 0  # requests answered here (the tests read it)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "GET":
+        if scope["type"] != "http" or scope["method"] != "GET" or has_nul(scope):  # the framework refuses NUL
             await self.app(scope, receive, send)
             return
         if self.table is None:

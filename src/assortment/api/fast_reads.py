@@ -34,7 +34,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from assortment.api.bearer import Tokens
 from assortment.api.catalog_documents import document_page, etag_of, single_document
-from assortment.api.middleware import REQUEST_ID_HEADER, request_id_for
+from assortment.api.middleware import REQUEST_ID_HEADER, has_nul, request_id_for
 from assortment.db.models import CatalogRule
 from assortment.db.release_versions import TurnVersions
 from assortment.db.repositories import releases as repo
@@ -90,7 +90,7 @@ class FastReads:
         self.answered = 0  # requests this path answered (the tests read it)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "GET":
+        if scope["type"] != "http" or scope["method"] != "GET" or has_nul(scope):  # the framework refuses NUL
             await self.app(scope, receive, send)
             return
         path: str = scope["path"]

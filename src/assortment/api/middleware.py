@@ -72,6 +72,12 @@ class RequestIdMiddleware:
             await send_with_id({"type": "http.response.body", "body": body})
 
 
+def has_nul(scope: Scope) -> bool:
+    """Whether the path or query holds a NUL character (raw or percent-encoded)."""
+    query: bytes = scope.get("query_string", b"")
+    return "\x00" in scope["path"] or b"%00" in query or b"\x00" in query
+
+
 class RejectNulMiddleware:
     """A NUL character in the path or query can match nothing and PostgreSQL cannot take it: 400."""
 
@@ -79,11 +85,9 @@ class RejectNulMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            query: bytes = scope.get("query_string", b"")
-            if "\x00" in scope["path"] or b"%00" in query or b"\x00" in query:
-                await send_error(scope, send, 400, "the request path and query must not contain NUL characters")
-                return
+        if scope["type"] == "http" and has_nul(scope):
+            await send_error(scope, send, 400, "the request path and query must not contain NUL characters")
+            return
         await self.app(scope, receive, send)
 
 
