@@ -51,6 +51,24 @@ class AssociationOutcome:
     at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class RelationshipUsage:
+    """One relationship a product carries, with as many associations as the 2,000 limit counts."""
+
+    definition: CustomRelationship
+    associations: int
+
+
+@dataclass(frozen=True, slots=True)
+class ProductUsage:
+    """How much of the limits a product uses: relationships carried (all, as the limit of five counts
+    them, also those of other owners) and, per relationship the caller sees, its associations."""
+
+    product: Product
+    carried: int
+    relationships: list[RelationshipUsage]
+
+
 @dataclass
 class CustomRelationshipService:
     session: Session
@@ -171,6 +189,23 @@ class CustomRelationshipService:
             self.session, self.principal.visible_scopes, product.pk, paging.limit, paging.offset
         )
         return Page(items, total, paging)
+
+    def usage(self, product_id: str) -> ProductUsage:
+        """What the workbench shows before the limits bite (the same counts `attach` and `associate` judge)."""
+        product = ProductService(self.session, self.principal).get(product_id)
+        carried = len(repo.attached_definitions(self.session, product.pk))
+        visible, _ = repo.attached_page(
+            self.session, self.principal.visible_scopes, product.pk, rules.MAX_RELATIONSHIPS_PER_PRODUCT, 0
+        )
+        return ProductUsage(
+            product,
+            carried,
+            [RelationshipUsage(d, repo.count_associations(self.session, product.pk, d.pk)) for d in visible],
+        )
+
+    def carried_counts(self, products: Sequence[Product]) -> dict[int, int]:
+        """How many relationships each product carries (all owners'), by product pk."""
+        return {pk: len(slugs) for pk, slugs in repo.slugs_of_products(self.session, [p.pk for p in products]).items()}
 
     def attach(self, product_id: str, slugs: Sequence[str]) -> Product:
         """Attach definitions to a product; more than five in all is refused and nothing is attached."""

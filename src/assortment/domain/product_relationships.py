@@ -20,6 +20,7 @@ from assortment.db.types import utcnow
 from assortment.domain import events
 from assortment.domain import relationship_rules as rules
 from assortment.domain.custom_relationships import CustomRelationshipService
+from assortment.domain.products import ProductService
 from assortment.domain.tenancy import Principal
 from assortment.errors import NotFound, ValidationFailed
 from assortment.schemas.custom_relationships import (
@@ -179,6 +180,11 @@ class ProductRelationshipService:
         return repo.list_associations(
             self.session, self.principal.visible_scopes, conditions, per_page, (page - 1) * per_page
         )
+
+    def of_product(self, product_id: str, limit: int) -> tuple[list[Association], int]:
+        """The product relationships a product is the parent or the child of (inactive ones too)."""
+        product = ProductService(self.session, self.principal).get(product_id)
+        return repo.associations_of_product(self.session, self.principal.visible_scopes, product.pk, limit)
 
     def update(self, pk: int, request: LinkRequest) -> Association:
         edge = self.get(pk)

@@ -13,6 +13,7 @@ from assortment.domain.paging import Paging
 from assortment.domain.products import ProductService
 from assortment.domain.users import SignedIn
 from assortment.schemas.products import ProductCreateRequest, ProductUpdateRequest
+from assortment.web import product_sections
 from assortment.web.core import (
     MAX_PAGE,
     PAGE_SIZE,
@@ -115,22 +116,49 @@ def create_product(request: Request, user: EditorDep, form: FormDep) -> Response
     return redirect(f"/admin/products/{created}?saved=1", request)
 
 
+DONE = {
+    "saved": "Saved.",
+    "unrelated": "Related product removed.",
+    "link-saved": "Product relationship saved.",
+}
+
+
 @router.get("/{product_id}")
 def product_page(request: Request, product_id: str, user: UserDep) -> Response:
+    done = "saved" if request.query_params.get("saved") else request.query_params.get("done", "")
+    return render_product_page(request, user, product_id, notice=DONE.get(done))
+
+
+def render_product_page(
+    request: Request,
+    user: SignedIn,
+    product_id: str,
+    *,
+    status_code: int = 200,
+    errors: list[str] | None = None,
+    notice: str | None = None,
+    **extra: Any,
+) -> Response:
+    """A product's page: details, nodes, related products, v2 relationships (plus an alert or a report)."""
     with reading(request) as session:
         product = ProductService(session, user.principal).get(product_id)
         hierarchies = HierarchyService(session, user.principal)
         nodes = hierarchies.product_nodes(product_id, Paging(limit=100))
         placements = hierarchies.describe(nodes.items)
+        related = product_sections.sections(session, user, product_id)
     return render(
         request,
         "products/page.html",
         user=user,
+        status_code=status_code,
         title=product.name,
         product=product,
         placements=placements,
         more_nodes=nodes.total - len(nodes.items),
-        notice="Saved." if request.query_params.get("saved") else None,
+        errors=errors or [],
+        notice=notice,
+        **related,
+        **extra,
     )
 
 

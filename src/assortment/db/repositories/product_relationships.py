@@ -43,6 +43,18 @@ def list_associations(
     return list(rows), total
 
 
+def associations_of_product(
+    session: Session, scopes: Sequence[uuid.UUID], product_pk: int, limit: int
+) -> tuple[list[Association], int]:
+    """The edges a product is the parent or the child of (whatever their status), by relationship, then pk."""
+    query = select(Association).where(
+        visible_source(scopes), or_(Association.source_pk == product_pk, Association.target_pk == product_pk)
+    )
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(query.order_by(Association.relationship_pk, Association.pk).limit(limit)).all()
+    return list(rows), total
+
+
 def set_status(session: Session, edge: Association, status: str, now: datetime, *, both_ways: bool) -> None:
     """Change an edge's status; a bi-directional pair changes together so its sides never disagree."""
     this = Association.pk == edge.pk

@@ -1,0 +1,40 @@
+// Product pickers (a form with data-picker): a ticked product moves to the Chosen list and stays there
+// while the search below changes; Enter in the search box searches instead of submitting the form.
+"use strict";
+
+(() => {
+  const pickers = document.querySelectorAll("form[data-picker]");
+  pickers.forEach((form) => {
+    const chosen = form.querySelector("[data-picker-chosen]");
+    const found = form.querySelector("[data-picker-found]");
+    if (!chosen || !found) {
+      return;
+    }
+    found.addEventListener("change", (event) => {
+      const box = event.target;
+      if (!box.matches('input[type="checkbox"]') || !box.checked) {
+        return;
+      }
+      const check = box.closest(".check");
+      const none = chosen.querySelector(".none-chosen");
+      if (none) {
+        none.remove();
+      }
+      chosen.append(check);
+      box.focus();
+    });
+    found.addEventListener("htmx:afterSwap", () => {
+      chosen.querySelectorAll(".check").forEach((check) => {
+        const again = found.querySelector(`.check[data-product-id="${CSS.escape(check.dataset.productId)}"]`);
+        if (again) {
+          again.remove();
+        }
+      });
+    });
+    form.addEventListener("keydown", (event) => {
+      if (event.key === "Enter" && event.target.matches("[data-picker-search]")) {
+        event.preventDefault();
+      }
+    });
+  });
+})();
