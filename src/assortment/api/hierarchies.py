@@ -14,7 +14,8 @@ from assortment.api.render import timestamp
 from assortment.api.responses import json_response, no_content
 from assortment.api.schemas_doc import ERRORS
 from assortment.db.models import Hierarchy
-from assortment.domain import events
+from assortment.db.repositories.hierarchies import Crumb
+from assortment.domain import events, node_pages
 from assortment.domain.hierarchies import HierarchyService, NodeView
 from assortment.domain.paging import Page
 from assortment.schemas.hierarchies import (
@@ -72,41 +73,73 @@ def render_hierarchy(hierarchy: Hierarchy) -> dict[str, Any]:
     }
 
 
-def render_node(view: NodeView) -> dict[str, Any]:
-    node, hierarchy = view.node, view.hierarchy
-    attributes = {"name": node.name}
-    attributes.update(
-        _optional(
-            node,
-            ("description", "slug", "curated_products", "locales", "admin_attributes", "shopper_attributes"),
+class NodeRenderer:
+    """Renders nodes; the crumbs and ids that several nodes of one page share (their hierarchy, their
+    common ancestors) are rendered once per renderer, not once per node."""
+
+    __slots__ = ("_crumbs", "_hierarchies")
+
+    def __init__(self) -> None:
+        self._crumbs: dict[Any, dict[str, Any]] = {}
+        self._hierarchies: dict[Any, tuple[str, dict[str, Any]]] = {}
+
+    def _hierarchy(self, hierarchy: Any) -> tuple[str, dict[str, Any]]:
+        known = self._hierarchies.get(hierarchy.id)
+        if known is None:
+            known = (str(hierarchy.id), _crumb(hierarchy.id, hierarchy.name, hierarchy.slug, hierarchy.locales))
+            self._hierarchies[hierarchy.id] = known
+        return known
+
+    def _node_crumb(self, crumb: Crumb) -> dict[str, Any]:
+        rendered = self._crumbs.get(crumb.id)
+        if rendered is None:
+            rendered = self._crumbs[crumb.id] = _crumb(crumb.id, crumb.name, crumb.slug, crumb.locales)
+        return rendered
+
+    def render(self, view: NodeView) -> dict[str, Any]:
+        node = view.node
+        hierarchy_id, hierarchy_crumb = self._hierarchy(view.hierarchy)
+        node_id = str(node.id)
+        attributes = {"name": node.name}
+        attributes.update(
+            _optional(
+                node,
+                ("description", "slug", "curated_products", "locales", "admin_attributes", "shopper_attributes"),
+            )
         )
-    )
-    base = f"/hierarchies/{hierarchy.id}/nodes/{node.id}"
-    relationships: dict[str, Any] = {
-        "children": {"data": [], "links": {"related": f"{base}/children"}},
-        "products": {"data": [], "links": {"related": f"{base}/products"}},
-    }
-    parent = view.parent
-    if parent is not None:
-        relationships["parent"] = {"data": {"type": "node", "id": str(parent.id)}}
-    meta: dict[str, Any] = {
-        "created_at": timestamp(node.created_at),
-        "updated_at": timestamp(node.updated_at),
-        "owner": node.owner,
-        "parent_name": parent.name if parent is not None else hierarchy.name,
-        "hierarchy_id": str(hierarchy.id),
-        "breadcrumbs": [_crumb(hierarchy.id, hierarchy.name, hierarchy.slug, hierarchy.locales)]
-        + [_crumb(c.id, c.name, c.slug, c.locales) for c in view.crumbs],
-    }
-    if node.sort_order is not None:
-        meta["sort_order"] = node.sort_order
-    return {
-        "type": "node",
-        "id": str(node.id),
-        "attributes": attributes,
-        "relationships": relationships,
-        "meta": meta,
-    }
+        base = f"/hierarchies/{hierarchy_id}/nodes/{node_id}"
+        relationships: dict[str, Any] = {
+            "children": {"data": [], "links": {"related": f"{base}/children"}},
+            "products": {"data": [], "links": {"related": f"{base}/products"}},
+        }
+        parent = view.parent
+        if parent is not None:
+            relationships["parent"] = {"data": {"type": "node", "id": self._node_crumb(parent)["id"]}}
+        created, updated = node.created_at, node.updated_at  # text already in a `NodeRecord`
+        meta: dict[str, Any] = {
+            "created_at": created if isinstance(created, str) else timestamp(created),
+            "updated_at": updated if isinstance(updated, str) else timestamp(updated),
+            "owner": node.owner,
+            "parent_name": parent.name if parent is not None else view.hierarchy.name,
+            "hierarchy_id": hierarchy_id,
+            "breadcrumbs": [hierarchy_crumb, *map(self._node_crumb, view.crumbs)],
+        }
+        if node.sort_order is not None:
+            meta["sort_order"] = node.sort_order
+        return {
+            "type": "node",
+            "id": node_id,
+            "attributes": attributes,
+            "relationships": relationships,
+            "meta": meta,
+        }
+
+    def render_all(self, views: list[NodeView]) -> list[dict[str, Any]]:
+        return [self.render(view) for view in views]
+
+
+def render_node(view: NodeView) -> dict[str, Any]:
+    return NodeRenderer().render(view)
 
 
 def _node_document(service: HierarchyService, node: Any) -> dict[str, Any]:
@@ -116,7 +149,7 @@ def _node_document(service: HierarchyService, node: Any) -> dict[str, Any]:
 
 
 def _node_list(request: Request, service: HierarchyService, page: Page[Any]) -> dict[str, Any]:
-    return list_document(request, page, [render_node(v) for v in service.describe(page.items)])
+    return list_document(request, page, NodeRenderer().render_all(service.describe(page.items)))
 
 
 # --- hierarchies -----------------------------------------------------------------------------------------
@@ -145,7 +178,8 @@ def list_all_nodes(
     document = _node_list(request, service, page)
     if request.query_params.get("include_hierarchies") == "true":
         views = service.describe(page.items)
-        seen: dict[Any, Hierarchy] = {v.hierarchy.id: v.hierarchy for v in views}
+        # `describe` reads ORM hierarchies (the records of `node_pages` render only children)
+        seen = {v.hierarchy.id: v.hierarchy for v in views if isinstance(v.hierarchy, Hierarchy)}
         document["data"] += [render_hierarchy(h) for h in seen.values()]
     return json_response(document)
 
@@ -254,6 +288,9 @@ def list_node_children(
     paging: PagingDep,
     terms: FilterDep,
 ) -> Response:
+    if not terms and "page[after]" not in request.query_params:  # offset paging, no filter
+        page = node_pages.children(session, principal, hierarchy_id, node_id, paging)
+        return json_response(list_document(request, page, NodeRenderer().render_all(page.items)))
     service = HierarchyService(session, principal)
     return json_response(
         _node_list(request, service, service.list_children(hierarchy_id, node_id, terms, paging))

@@ -21,6 +21,7 @@ from assortment.db.models import Hierarchy, Node, Product
 from assortment.db.repositories import hierarchies as repo
 from assortment.db.repositories import products as product_repo
 from assortment.db.repositories.hierarchies import Crumb
+from assortment.db.repositories.node_reads import HierarchyRecord, NodeRecord
 from assortment.db.types import utcnow
 from assortment.domain import events, tree_rules
 from assortment.domain.filters import Term, parse_filter
@@ -42,8 +43,8 @@ UNSET: Any = object()
 class NodeView:
     """A node with what its rendering needs: its hierarchy and its chain of ancestors."""
 
-    node: Node
-    hierarchy: Hierarchy
+    node: Node | NodeRecord
+    hierarchy: Hierarchy | HierarchyRecord
     crumbs: list[Crumb]  # top-level ancestor … the node itself
 
     @property

@@ -264,7 +264,7 @@ def ancestor_pks(session: Session, node_pk: int) -> list[int]:
 @dataclass(frozen=True, slots=True)
 class Crumb:
     pk: int
-    id: uuid.UUID
+    id: uuid.UUID | str  # str: already in its canonical text form (node_reads)
     name: str
     slug: str | None
     locales: dict[str, Any] | None

@@ -1,0 +1,119 @@
+"""A node's children read the fast way (domain/node_pages.py, issue 17) answer exactly what the service's
+general path answers: same nodes in §2.4 order, same documents (breadcrumbs, parent, owner, timestamps), same
+totals, and the same refusals."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from assortment.api.hierarchies import NodeRenderer
+from assortment.domain import node_pages
+from assortment.domain.hierarchies import HierarchyService
+from assortment.domain.paging import Paging
+from assortment.domain.tenancy import Principal
+from tests.conftest import Caller, Database, Keys
+from tests.trees import make_hierarchy, make_node
+
+
+def _principal(caller: Caller) -> Principal:
+    return Principal(key_id=uuid.uuid4(), store_id=caller.key.store_id, grant="client_credentials")
+
+
+def _service_page(db: Database, caller: Caller, hid: str, nid: str, paging: Paging) -> tuple[list[Any], int]:
+    with db.sessions() as session:
+        service = HierarchyService(session, _principal(caller))
+        page = service.list_children(hid, nid, None, paging)
+        return NodeRenderer().render_all(service.describe(page.items)), page.total
+
+
+def _fast_page(db: Database, caller: Caller, hid: str, nid: str, paging: Paging) -> tuple[list[Any], int]:
+    with db.sessions() as session:
+        page = node_pages.children(session, _principal(caller), hid, nid, paging)
+        return NodeRenderer().render_all(page.items), page.total
+
+
+def _tree(api: Caller) -> tuple[str, list[str]]:
+    """A hierarchy with a chain three deep whose last node has children of every kind: sort orders (with
+    ties), none, localized names, slugs, custom attributes, and later updates."""
+    hierarchy = make_hierarchy(api, name="Shop", slug="shop", locales={"fr-FR": {"name": "Boutique"}})["id"]
+    top = make_node(api, hierarchy, "Top", slug="top", locales={"de-DE": {"name": "Oben", "description": "x"}})
+    middle = make_node(api, hierarchy, "Middle", parent=top["id"])
+    parent = make_node(api, hierarchy, "Parent", parent=middle["id"], slug="parent")
+    for i in range(9):
+        attributes: dict[str, Any] = {"description": f"child {i}"} if i % 3 else {}
+        if i == 4:
+            attributes["locales"] = {"fr-FR": {"name": "Quatre"}}
+            attributes["admin_attributes"] = {"note": "four"}
+        make_node(
+            api,
+            hierarchy,
+            f"Child {i}",
+            parent=parent["id"],
+            slug=f"child-{i}" if i % 2 else None,
+            sort_order=None if i % 4 == 0 else i % 3,
+            **attributes,
+        )
+    # a later update moves a node up among its equals (updated_at, descending)
+    first = api.get(f"/pcm/hierarchies/{hierarchy}/nodes/{parent['id']}/children").json()["data"][-1]["id"]
+    body = {"data": {"type": "node", "id": first, "attributes": {"description": "updated"}}}
+    assert api.put(f"/pcm/hierarchies/{hierarchy}/nodes/{first}", json=body).status_code == 200
+    return hierarchy, [top["id"], middle["id"], parent["id"]]
+
+
+def test_children_pages_are_the_services(db: Database, api: Caller) -> None:
+    hierarchy, chain = _tree(api)
+    for nid in chain:
+        for limit, offset in ((25, 0), (1, 0), (4, 0), (4, 4), (4, 8), (3, 20)):
+            paging = Paging(limit=limit, offset=offset)
+            expected = _service_page(db, api, hierarchy, nid, paging)
+            assert _fast_page(db, api, hierarchy, nid, paging) == expected, (nid, limit, offset)
+    documents, total = _fast_page(db, api, hierarchy, chain[2], Paging(limit=25))
+    assert total == 9 and len(documents) == 9
+    # the deepest page shows the whole chain: hierarchy, top, middle, parent, the child itself
+    crumbs = [crumb["name"] for crumb in documents[0]["meta"]["breadcrumbs"]]
+    assert crumbs == ["Shop", "Top", "Middle", "Parent", documents[0]["attributes"]["name"]]
+    assert documents[0]["relationships"]["parent"]["data"]["id"] == chain[2]
+
+
+def test_the_endpoint_answers_with_the_services_documents(db: Database, api: Caller) -> None:
+    hierarchy, chain = _tree(api)
+    url = f"/pcm/hierarchies/{hierarchy}/nodes/{chain[2]}/children?page[limit]=4&page[offset]=4"
+    answer = api.get(url).json()
+    expected, total = _service_page(db, api, hierarchy, chain[2], Paging(limit=4, offset=4))
+    assert answer["data"] == expected
+    assert answer["meta"]["results"]["total"] == total == 9
+    assert "page[offset]=8" in answer["links"]["next"]
+
+
+def test_other_stores_see_nothing_and_refusals_are_the_services(db: Database, api: Caller, keys: Keys) -> None:
+    hierarchy, chain = _tree(api)
+    other = keys.caller(store_id=keys.store())
+    unknown = str(uuid.uuid4())
+    cases = [
+        (other, hierarchy, chain[0]),  # another store's hierarchy
+        (api, unknown, chain[0]),  # no such hierarchy
+        (api, hierarchy, unknown),  # no such node
+        (api, hierarchy, "not-a-uuid"),
+        (api, "not-a-uuid", chain[0]),
+    ]
+    second = make_hierarchy(api, name="Second")["id"]
+    cases.append((api, second, chain[0]))  # a node of another hierarchy
+    for caller, hid, nid in cases:
+        fast = caller.get(f"/pcm/hierarchies/{hid}/nodes/{nid}/children")
+        # a filter sends the read through the service's general path
+        general = caller.get(f"/pcm/hierarchies/{hid}/nodes/{nid}/children?filter=eq(name,x)")
+        assert fast.status_code == general.status_code == 404, (hid, nid, fast.text)
+        assert fast.json()["errors"][0]["detail"] == general.json()["errors"][0]["detail"]
+
+
+def test_organization_nodes_keep_their_owner(db: Database, keys: Keys) -> None:
+    organization = keys.caller(organization=True)
+    hierarchy = make_hierarchy(organization, name="Shared")["id"]
+    parent = make_node(organization, hierarchy, "Parent")["id"]
+    make_node(organization, hierarchy, "Child", parent=parent)
+    store = keys.caller(store_id=keys.store())
+    for caller in (organization, store):  # a store sees the organization's trees
+        documents, total = _fast_page(db, caller, hierarchy, parent, Paging())
+        assert (documents, total) == _service_page(db, caller, hierarchy, parent, Paging())
+        assert total == 1 and documents[0]["meta"]["owner"] == "organization"
