@@ -15,7 +15,7 @@ from assortment.api.responses import json_response, no_content
 from assortment.api.schemas_doc import ERRORS
 from assortment.db.models import Hierarchy
 from assortment.db.repositories.hierarchies import Crumb
-from assortment.domain import events, node_pages
+from assortment.domain import events, pim_reads
 from assortment.domain.hierarchies import HierarchyService, NodeView
 from assortment.domain.paging import Page
 from assortment.schemas.hierarchies import (
@@ -289,7 +289,7 @@ def list_node_children(
     terms: FilterDep,
 ) -> Response:
     if not terms and "page[after]" not in request.query_params:  # offset paging, no filter
-        page = node_pages.children(session, principal, hierarchy_id, node_id, paging)
+        page = pim_reads.children(session, principal, hierarchy_id, node_id, paging)
         return json_response(list_document(request, page, NodeRenderer().render_all(page.items)))
     service = HierarchyService(session, principal)
     return json_response(

@@ -15,7 +15,8 @@ from assortment.api.render import timestamp
 from assortment.api.responses import json_response, no_content
 from assortment.api.schemas_doc import ERRORS
 from assortment.db.models import Product
-from assortment.domain import events
+from assortment.db.repositories.product_reads import ProductRecord
+from assortment.domain import events, pim_reads
 from assortment.domain.custom_relationships import relationship_slugs
 from assortment.domain.products import ProductService
 from assortment.schemas.products import (
@@ -36,7 +37,7 @@ def render_products(session: Session, products: Sequence[Product]) -> list[dict[
     return [render_product(p, slugs.get(p.pk, [])) for p in products]
 
 
-def render_product(product: Product, slugs: Sequence[str] = ()) -> dict[str, Any]:
+def render_product(product: Product | ProductRecord, slugs: Sequence[str] = ()) -> dict[str, Any]:
     attributes: dict[str, Any] = {
         "name": product.name,
         "commodity_type": product.commodity_type,
@@ -67,8 +68,8 @@ def render_product(product: Product, slugs: Sequence[str] = ()) -> dict[str, Any
             },
         },
         "meta": {
-            "created_at": timestamp(product.created_at),
-            "updated_at": timestamp(product.updated_at),
+            "created_at": created if isinstance(created := product.created_at, str) else timestamp(created),
+            "updated_at": updated if isinstance(updated := product.updated_at, str) else timestamp(updated),
             "owner": product.owner,
             "product_types": ["standard"],
             "variation_matrix": {},
@@ -95,8 +96,7 @@ def list_products(
 
 @router.get("/{product_id}", responses={200: {"model": ProductDocument}, **ERRORS})
 def get_product(product_id: str, session: SessionDep, principal: AdminDep) -> Response:
-    product = ProductService(session, principal).get(product_id)
-    return json_response({"data": render_products(session, [product])[0]})
+    return json_response({"data": render_product(*pim_reads.product(session, principal, product_id))})
 
 
 @router.put("/{product_id}", responses={200: {"model": ProductDocument}, **ERRORS})

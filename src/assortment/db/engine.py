@@ -69,9 +69,12 @@ def _make_sqlite_engine(settings: Settings) -> Engine:
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
         if connection.get_execution_options().get(SQLITE_IMMEDIATE):
+            # may wait for, and fail on, the write lock: through SQLAlchemy, so a failure is its error
             connection.exec_driver_sql("BEGIN IMMEDIATE")
         else:
-            connection.exec_driver_sql("BEGIN")
+            # takes no lock, so nothing to wait for; straight to the driver, since through `exec_driver_sql`
+            # the BEGIN of every read cost more than a primary-key read (issue 17)
+            connection.connection.driver_connection.execute("BEGIN")
 
     return engine
 

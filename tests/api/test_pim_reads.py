@@ -1,4 +1,4 @@
-"""A node's children read the fast way (domain/node_pages.py, issue 17) answer exactly what the service's
+"""A node's children read the fast way (domain/pim_reads.py, issue 17) answer exactly what the service's
 general path answers: same nodes in §2.4 order, same documents (breadcrumbs, parent, owner, timestamps), same
 totals, and the same refusals."""
 
@@ -8,11 +8,14 @@ import uuid
 from typing import Any
 
 from assortment.api.hierarchies import NodeRenderer
-from assortment.domain import node_pages
+from assortment.api.products import render_product, render_products
+from assortment.domain import pim_reads
 from assortment.domain.hierarchies import HierarchyService
 from assortment.domain.paging import Paging
+from assortment.domain.products import ProductService
 from assortment.domain.tenancy import Principal
 from tests.conftest import Caller, Database, Keys
+from tests.relationships import attach, make_definition, make_product
 from tests.trees import make_hierarchy, make_node
 
 
@@ -29,7 +32,7 @@ def _service_page(db: Database, caller: Caller, hid: str, nid: str, paging: Pagi
 
 def _fast_page(db: Database, caller: Caller, hid: str, nid: str, paging: Paging) -> tuple[list[Any], int]:
     with db.sessions() as session:
-        page = node_pages.children(session, _principal(caller), hid, nid, paging)
+        page = pim_reads.children(session, _principal(caller), hid, nid, paging)
         return NodeRenderer().render_all(page.items), page.total
 
 
@@ -117,3 +120,52 @@ def test_organization_nodes_keep_their_owner(db: Database, keys: Keys) -> None:
         documents, total = _fast_page(db, caller, hierarchy, parent, Paging())
         assert (documents, total) == _service_page(db, caller, hierarchy, parent, Paging())
         assert total == 1 and documents[0]["meta"]["owner"] == "organization"
+
+
+def _service_product(db: Database, caller: Caller, product_id: str) -> dict[str, Any]:
+    with db.sessions() as session:
+        product = ProductService(session, _principal(caller)).get(product_id)
+        return render_products(session, [product])[0]
+
+
+def _fast_product(db: Database, caller: Caller, product_id: str) -> dict[str, Any]:
+    with db.sessions() as session:
+        return render_product(*pim_reads.product(session, _principal(caller), product_id))
+
+
+def test_a_product_is_the_services(db: Database, api: Caller, keys: Keys) -> None:
+    full = make_product(
+        api,
+        name="Full",
+        sku="FULL-1",
+        slug="full",
+        description="every field",
+        upc_ean="0123456789012",
+        mpn="MPN-1",
+        external_ref="ext-1",
+        tags=["b", "a"],
+        locales={"fr-FR": {"name": "Complet", "description": "tout"}},
+        status="live",
+    )
+    bare = make_product(api, name="Bare")
+    for slug in ("CRP_up_sell", "CRP_cross_sell"):  # attached in this order: the slugs keep it
+        make_definition(api, slug)
+        assert attach(api, full, slug).status_code == 201
+    organization = keys.caller(organization=True)
+    shared = make_product(organization, name="Shared")
+    for caller, product_id in ((api, full), (api, bare), (api, shared), (organization, shared)):
+        assert _fast_product(db, caller, product_id) == _service_product(db, caller, product_id)
+        assert api.get(f"/pcm/products/{product_id}").json()["data"] == _service_product(db, api, product_id)
+    document = _fast_product(db, api, full)
+    assert document["meta"]["custom_relationships"] == ["CRP_up_sell", "CRP_cross_sell"]
+    assert _fast_product(db, api, shared)["meta"]["owner"] == "organization"
+
+
+def test_products_not_visible_are_refused_in_the_services_words(db: Database, api: Caller, keys: Keys) -> None:
+    product = make_product(api, name="Mine")
+    other = keys.caller(store_id=keys.store())
+    organization = keys.caller(organization=True)
+    for caller, product_id in ((other, product), (organization, product), (api, str(uuid.uuid4())), (api, "x")):
+        answer = caller.get(f"/pcm/products/{product_id}")
+        assert answer.status_code == 404, answer.text
+        assert answer.json()["errors"][0]["detail"] == f"product {product_id} not found"
