@@ -41,13 +41,12 @@ def format_amount(amount: int, currency: CurrencyFormat) -> str:
     places = currency.decimal_places
     scale: int = 10**places
     whole, frac = divmod(amount, scale)
-    digits = str(whole)
-    groups: list[str] = []
-    while len(digits) > 3:
-        groups.insert(0, digits[-3:])
-        digits = digits[:-3]
-    groups.insert(0, digits)
-    number = currency.thousand_separator.join(groups)
+    # groups of three by the format machinery (in C: this runs for every price a storefront page shows),
+    # then the currency's separator in place of the comma
+    number = f"{whole:,}"
+    separator = currency.thousand_separator
+    if separator != ",":
+        number = number.replace(",", separator)
     if places > 0:
         number += currency.decimal_point + str(frac).rjust(places, "0")
     return currency.format.replace("{price}", number)
