@@ -12,6 +12,7 @@ import re
 import shutil
 import uuid
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,8 +44,12 @@ def chromium_path() -> str:
 
 @pytest.fixture(scope="session")
 def server(database: Database) -> Iterator[str]:
-    """One server process on the test database for the whole run (its tables are emptied between tests)."""
-    with running_servers(database.settings.database_url, count=1) as urls:
+    """One server process on the test database for the whole run (its tables are emptied between tests). It
+    delivers webhooks to loopback addresses, where the webhook tests' receivers listen."""
+    with ExitStack() as stack:
+        with pytest.MonkeyPatch.context() as patch:  # the process's environment only, not this one's
+            patch.setenv("ASSORTMENT_WEBHOOK_ALLOW_PRIVATE_URLS", "true")
+            urls = stack.enter_context(running_servers(database.settings.database_url, count=1))
         yield urls[0]
 
 

@@ -285,6 +285,10 @@ class EventService:
             next_cursor = encode_cursor(*(position or (0, 0)), filter_text)
         return FeedPage(rows, next_cursor)
 
+    def recent(self, entity_type: str, entity_id: str, limit: int) -> list[Any]:
+        """An entity's latest changes, newest first (a page's `History`)."""
+        return list(repo.recent_of_entity(self.session, self.principal.scope_id, entity_type, entity_id, limit))
+
     def get(self, event_id: str) -> Event:
         parsed = parse_uuid(event_id)
         event = None if parsed is None else repo.get(self.session, self.principal.scope_id, parsed)

@@ -126,6 +126,19 @@ def list_users(session: Session) -> list[User]:
     return list(session.scalars(select(User).order_by(User.created_at, User.email)))
 
 
+def emails_by_id(session: Session, ids: list[str]) -> dict[str, str]:
+    """The email of each user id given (as text) that names a user; others are left out."""
+    parsed = []
+    for raw in ids:
+        try:
+            parsed.append(uuid.UUID(raw))
+        except ValueError:
+            continue
+    if not parsed:
+        return {}
+    return {str(u.id): u.email for u in session.scalars(select(User).where(User.id.in_(parsed)))}
+
+
 def find_user(session: Session, email: str) -> User:
     user = session.scalars(select(User).where(User.email == email.strip().lower())).first()
     if user is None:

@@ -32,6 +32,7 @@ from assortment.schemas.hierarchies import (
     NodeUpdateRequest,
     ProductReferencesRequest,
 )
+from assortment.web import history
 from assortment.web.core import (
     MAX_PAGE,
     PAGE_SIZE,
@@ -467,6 +468,7 @@ def _node_page(
         found: list[Any] = []
         if user.can_edit:
             found = list(ProductService(session, user.principal).browse("", SEARCH_SIZE, 0)[0])
+        changes = history.recent(session, user, "node", str(node.id))
     base = _node_url(hierarchy_id, node_id)
     curated = list(node.curated_products or [])
     return render(
@@ -482,6 +484,7 @@ def _node_page(
         total=products.total,
         curated=curated,
         max_curated=MAX_CURATED,
+        history=changes,
         found=found,
         q="",
         page=page,

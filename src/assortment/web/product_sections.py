@@ -16,6 +16,7 @@ from assortment.domain.paging import Paging
 from assortment.domain.product_relationships import LinkView, ProductRelationshipService, code_of
 from assortment.domain.products import ProductService
 from assortment.domain.users import SignedIn
+from assortment.web import history
 
 RELATED_SHOWN = 50  # related products listed per relationship on the page
 V2_SHOWN = 100  # product relationships listed in the v2 table
@@ -80,6 +81,7 @@ def sections(session: Session, user: SignedIn, product_id: str) -> dict[str, Any
     for used in usage.relationships:
         page = relationships.related(product_id, used.definition.slug, Paging(RELATED_SHOWN, 0))
         groups.append(RelatedGroup(used.definition, used.associations, page.items, page.total))
+    product = usage.product
     v2 = ProductRelationshipService(session, user.principal)
     edges, v2_total = v2.of_product(product_id, V2_SHOWN)
     links: list[LinkView] = v2.describe(edges)
@@ -93,6 +95,7 @@ def sections(session: Session, user: SignedIn, product_id: str) -> dict[str, Any
         "code_of": code_of,
         "choices": [],
         "found": [],
+        "history": history.recent(session, user, "product", str(product.id)),
     }
     if user.can_edit:
         context["choices"] = choices(session, user, usage)

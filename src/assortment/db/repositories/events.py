@@ -66,6 +66,16 @@ def feed(
     return session.execute(query.order_by(Event.txid, Event.pk).limit(limit)).all()
 
 
+def recent_of_entity(
+    session: Session, scope_id: uuid.UUID, entity_type: str, entity_id: str, limit: int
+) -> Sequence[Any]:
+    """An entity's latest events, newest first (committed ones: this reads what the session sees)."""
+    query = select(*_LISTED).where(
+        Event.scope_id == scope_id, Event.entity_type == entity_type, Event.entity_id == entity_id
+    )
+    return session.execute(query.order_by(Event.pk.desc()).limit(limit)).all()
+
+
 def horizon(session: Session) -> int:
     """PostgreSQL: a transaction id below which every transaction that could write events here has ended.
 
