@@ -169,3 +169,33 @@ def test_products_not_visible_are_refused_in_the_services_words(db: Database, ap
         answer = caller.get(f"/pcm/products/{product_id}")
         assert answer.status_code == 404, answer.text
         assert answer.json()["errors"][0]["detail"] == f"product {product_id} not found"
+
+
+def test_pages_of_products_are_the_services(db: Database, api: Caller, keys: Keys) -> None:
+    organization = keys.caller(organization=True)
+    mine = [make_product(api, name=f"Mine {i}", sku=f"M-{i}", tags=[str(i)]) for i in range(7)]
+    shared = [make_product(organization, name=f"Shared {i}") for i in range(3)]
+    mine += [make_product(api, name=f"Later {i}") for i in range(2)]  # interleaved in time with the shared
+    make_definition(api, "CRP_pair")
+    make_definition(api, "CRP_more")
+    assert attach(api, mine[3], "CRP_more").status_code == 201
+    assert attach(api, mine[3], "CRP_pair").status_code == 201
+    other = keys.caller(store_id=keys.store())  # sees only the organization's
+    for caller, expected_total in ((api, 12), (organization, 3), (other, 3)):
+        for limit, offset in ((25, 0), (5, 0), (5, 5), (5, 10), (4, 12), (1, 11)):
+            paging = Paging(limit=limit, offset=offset)
+            with db.sessions() as session:
+                page = pim_reads.products(session, _principal(caller), paging)
+                fast = ([render_product(*item) for item in page.items], page.total)
+            with db.sessions() as session:
+                general = ProductService(session, _principal(caller)).list(None, paging)
+                assert fast == (render_products(session, general.items), general.total), (limit, offset)
+            assert fast[1] == expected_total
+        answer = caller.get("/pcm/products?page[limit]=5&page[offset]=5").json()
+        with db.sessions() as session:
+            general = ProductService(session, _principal(caller)).list(None, Paging(limit=5, offset=5))
+            assert answer["data"] == render_products(session, general.items)
+        assert answer["meta"]["results"]["total"] == expected_total
+    with_slugs = next(d for d in api.get("/pcm/products").json()["data"] if d["id"] == mine[3])
+    assert with_slugs["meta"]["custom_relationships"] == ["CRP_more", "CRP_pair"]
+    assert {d["id"] for d in api.get("/pcm/products?page[limit]=100").json()["data"]} == set(mine + shared)

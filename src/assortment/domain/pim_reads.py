@@ -2,7 +2,8 @@
 records (repositories `node_reads`, `product_reads`).
 
 - a page of a node's children, the parent's ancestry read once for the page;
-- a product by id.
+- a product by id;
+- a page of products by offset, unfiltered.
 
 Each answers what the service's general path answers (tests/api/test_pim_reads.py compares the two); every
 case where something is not found goes to the service, so refusals keep its words.
@@ -61,3 +62,13 @@ def product(
             return found
     loaded = ProductService(session, principal).get(product_id)
     return loaded, relationship_slugs(session, [loaded]).get(loaded.pk, [])
+
+
+def products(
+    session: Session, principal: Principal, paging: Paging
+) -> Page[tuple[product_reads.ProductRecord, list[str]]]:
+    """A page by offset of the products the caller sees, oldest first, with their total (no filter)."""
+    items, total = product_reads.newest_products(
+        session.connection(), principal.visible_scopes, paging.limit, paging.offset
+    )
+    return Page(items, total, paging)

@@ -11,9 +11,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Uuid, bindparam, select
+from sqlalchemy import Connection, Integer, Uuid, bindparam, func, select, union_all
 
-from assortment.db.models import ORGANIZATION_SCOPE, CustomRelationship, Product, ProductRelationshipSlot
+from assortment.db.models import ORGANIZATION_SCOPE, CustomRelationship, Product, ProductCount, ProductRelationshipSlot
 from assortment.db.prepared import Prepared
 
 _product = Product.__table__
@@ -79,3 +79,80 @@ def visible_product(
     row = rows[0]
     row[2] = "organization" if row[2] else "store"
     return ProductRecord(*row[:-1]), [slug for *_, slug in rows if slug is not None]
+
+
+def _newest_page(scope_count: int) -> Prepared:
+    """A page of the products of `scope_count` scopes (bound as scope_0…) in (created_at, id) order: each
+    scope read in index order up to `reach` rows (offset + limit), then merged, as `products.list_visible`."""
+    arms = [
+        select(*_PRODUCT_COLUMNS)
+        .where(_product.c.scope_id == bindparam(f"scope_{n}", type_=Uuid()))
+        .order_by(_product.c.created_at, _product.c.id)
+        .limit(bindparam("reach", type_=Integer))
+        .subquery()
+        for n in range(scope_count)
+    ]
+    merged = union_all(*(select(arm) for arm in arms)).subquery() if scope_count > 1 else arms[0]
+    return Prepared(
+        select(merged)
+        .order_by(merged.c.created_at, merged.c.id)
+        .limit(bindparam("limit", type_=Integer))
+        .offset(bindparam("offset", type_=Integer)),
+        as_text=("id", "created_at", "updated_at"),
+    )
+
+
+# A caller sees one scope (the organization) or two (a store and the organization).
+_NEWEST_PAGES = {count: _newest_page(count) for count in (1, 2)}
+
+# How many products the scopes hold: on SQLite the counts the triggers keep (migration e5b7c3d9f104), on
+# PostgreSQL a count.
+_COUNTED = {
+    count: Prepared(
+        select(func.coalesce(func.sum(ProductCount.__table__.c.products), 0)).where(
+            ProductCount.__table__.c.scope_id.in_([bindparam(f"scope_{n}", type_=Uuid()) for n in range(count)])
+        )
+    )
+    for count in (1, 2)
+}
+_COUNTED_HERE = {
+    count: Prepared(
+        select(func.count())
+        .select_from(_product)
+        .where(_product.c.scope_id.in_([bindparam(f"scope_{n}", type_=Uuid()) for n in range(count)]))
+    )
+    for count in (1, 2)
+}
+
+# The slugs of a page of products (up to PAGE_OF_PKS, the list bound as pk_0…, padded with its first pk).
+PAGE_OF_PKS = 100
+_PAGE_SLUGS = Prepared(
+    select(_slot.c.product_pk, _relationship.c.slug)
+    .select_from(_slot.join(_relationship, _relationship.c.pk == _slot.c.relationship_pk))
+    .where(_slot.c.product_pk.in_([bindparam(f"pk_{n}", type_=Integer) for n in range(PAGE_OF_PKS)]))
+    .order_by(_slot.c.attached_at, _relationship.c.slug)
+)
+
+
+def newest_products(
+    connection: Connection, scopes: Sequence[uuid.UUID], limit: int, offset: int
+) -> tuple[list[tuple[ProductRecord, list[str]]], int]:
+    """A page of the products `scopes` own, oldest first, each with its relationship slugs; and their total."""
+    distinct = list(dict.fromkeys(scopes))
+    named = {f"scope_{n}": scope for n, scope in enumerate(distinct)}
+    rows = _NEWEST_PAGES[len(distinct)].rows(
+        connection, {**named, "limit": limit, "offset": offset, "reach": offset + limit}
+    )
+    counted = _COUNTED if connection.dialect.name == "sqlite" else _COUNTED_HERE
+    total = int(counted[len(distinct)].rows(connection, named)[0][0])
+    records = []
+    for row in rows:
+        row[2] = "organization" if row[2] else "store"
+        records.append(ProductRecord(*row))
+    slugs: dict[int, list[str]] = {}
+    if records:
+        pks = [record.pk for record in records[:PAGE_OF_PKS]]
+        padded = pks + [pks[0]] * (PAGE_OF_PKS - len(pks))
+        for pk, slug in _PAGE_SLUGS.rows(connection, {f"pk_{n}": pk for n, pk in enumerate(padded)}):
+            slugs.setdefault(pk, []).append(slug)
+    return [(record, slugs.get(record.pk, [])) for record in records], total
