@@ -10,6 +10,7 @@ from typing import Any
 from assortment.api.hierarchies import NodeRenderer
 from assortment.api.products import render_product, render_products
 from assortment.domain import pim_reads
+from assortment.domain.filters import parse_filter
 from assortment.domain.hierarchies import HierarchyService
 from assortment.domain.paging import Paging
 from assortment.domain.products import ProductService
@@ -185,7 +186,7 @@ def test_pages_of_products_are_the_services(db: Database, api: Caller, keys: Key
         for limit, offset in ((25, 0), (5, 0), (5, 5), (5, 10), (4, 12), (1, 11)):
             paging = Paging(limit=limit, offset=offset)
             with db.sessions() as session:
-                page = pim_reads.products(session, _principal(caller), paging)
+                page = pim_reads.products(session, _principal(caller), None, paging)
                 fast = ([render_product(*item) for item in page.items], page.total)
             with db.sessions() as session:
                 general = ProductService(session, _principal(caller)).list(None, paging)
@@ -199,3 +200,49 @@ def test_pages_of_products_are_the_services(db: Database, api: Caller, keys: Key
     with_slugs = next(d for d in api.get("/pcm/products").json()["data"] if d["id"] == mine[3])
     assert with_slugs["meta"]["custom_relationships"] == ["CRP_more", "CRP_pair"]
     assert {d["id"] for d in api.get("/pcm/products?page[limit]=100").json()["data"]} == set(mine + shared)
+
+
+FILTERS = (
+    "eq(status,live)",
+    "like(sku,M-*)",
+    "like(sku,M-*):eq(status,live)",
+    "ilike(name,mine*)",
+    "in(sku,M-1,M-3,M-9)",
+    "eq(tags,2)",
+    "is_null(sku)",
+    "eq(has_nodes,false)",
+    "eq(owner,organization)",
+    "eq(owner,store)",
+    "gt(created_at,2000-01-01T00:00:00Z)",
+    "eq(name,nothing at all)",
+)
+
+
+def test_filtered_pages_are_the_services(db: Database, api: Caller, keys: Keys) -> None:
+    organization = keys.caller(organization=True)
+    mine = [
+        make_product(api, name=f"Mine {i}", sku=f"M-{i}", tags=[str(i % 3)], status="live" if i % 2 else "draft")
+        for i in range(8)
+    ]
+    make_product(organization, name="Mine shared", sku="M-9", status="live")
+    make_product(api, name="No sku")
+    hierarchy = make_hierarchy(api, name="H")["id"]
+    node = make_node(api, hierarchy, "N")["id"]
+    body = {"data": [{"type": "product", "id": mine[2]}, {"type": "product", "id": mine[5]}]}
+    assert api.post(f"/pcm/hierarchies/{hierarchy}/nodes/{node}/relationships/products", json=body).status_code == 201
+    make_definition(api, "CRP_pair")
+    assert attach(api, mine[5], "CRP_pair").status_code == 201
+    for text in FILTERS:
+        terms = parse_filter(text)
+        for limit, offset in ((25, 0), (2, 1), (3, 3)):
+            paging = Paging(limit=limit, offset=offset)
+            with db.sessions() as session:
+                page = pim_reads.products(session, _principal(api), terms, paging)
+                fast = ([render_product(*item) for item in page.items], page.total)
+            with db.sessions() as session:
+                general = ProductService(session, _principal(api)).list(terms, paging)
+                assert fast == (render_products(session, general.items), general.total), (text, limit, offset)
+    answer = api.get("/pcm/products?filter=like(sku,M-*):eq(status,live)&page[limit]=2").json()
+    assert [d["attributes"]["sku"] for d in answer["data"]] == ["M-1", "M-3"]
+    assert answer["meta"]["results"]["total"] == 5  # M-1, M-3, M-5, M-7 and the organization's M-9
+    assert "filter=like(sku,M-*):eq(status,live)" in answer["links"]["next"]

@@ -90,8 +90,8 @@ def create_product(body: ProductCreateRequest, session: SessionDep, principal: A
 def list_products(
     request: Request, session: SessionDep, principal: AdminDep, paging: PagingDep, terms: FilterDep
 ) -> Response:
-    if not terms and "page[after]" not in request.query_params:  # offset paging, no filter
-        fast = pim_reads.products(session, principal, paging)
+    if "page[after]" not in request.query_params:  # offset paging
+        fast = pim_reads.products(session, principal, terms, paging)
         return json_response(list_document(request, fast, [render_product(*item) for item in fast.items]))
     page = ProductService(session, principal).list(terms, paging)
     return json_response(list_document(request, page, render_products(session, page.items)))

@@ -3,7 +3,7 @@ records (repositories `node_reads`, `product_reads`).
 
 - a page of a node's children, the parent's ancestry read once for the page;
 - a product by id;
-- a page of products by offset, unfiltered.
+- a page of products by offset, filtered or not.
 
 Each answers what the service's general path answers (tests/api/test_pim_reads.py compares the two); every
 case where something is not found goes to the service, so refusals keep its words.
@@ -13,10 +13,13 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from assortment.db import filters as sql_filters
 from assortment.db.models import Product
 from assortment.db.repositories import node_reads, product_reads
+from assortment.db.repositories import products as product_repo
 from assortment.db.repositories.hierarchies import Crumb
 from assortment.domain.custom_relationships import relationship_slugs
+from assortment.domain.filters import Term
 from assortment.domain.hierarchies import HierarchyService, NodeView
 from assortment.domain.paging import Page, Paging
 from assortment.domain.products import ProductService, parse_id
@@ -65,10 +68,14 @@ def product(
 
 
 def products(
-    session: Session, principal: Principal, paging: Paging
+    session: Session, principal: Principal, terms: tuple[Term, ...] | None, paging: Paging
 ) -> Page[tuple[product_reads.ProductRecord, list[str]]]:
-    """A page by offset of the products the caller sees, oldest first, with their total (no filter)."""
-    items, total = product_reads.newest_products(
-        session.connection(), principal.visible_scopes, paging.limit, paging.offset
-    )
+    """A page by offset of the products the caller sees that the filter `terms` admits (all without one),
+    oldest first, with their total."""
+    connection, scopes = session.connection(), principal.visible_scopes
+    if not terms:
+        items, total = product_reads.newest_products(connection, scopes, paging.limit, paging.offset)
+    else:
+        where = sql_filters.compile_filter(terms, product_repo.PRODUCT_FILTERS)  # as ProductService.list
+        items, total = product_reads.filtered_products(connection, scopes, where, paging.limit, paging.offset)
     return Page(items, total, paging)

@@ -11,10 +11,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Integer, Uuid, bindparam, func, select, union_all
+from sqlalchemy import ColumnElement, Connection, Integer, Uuid, bindparam, func, select, union_all
 
 from assortment.db.models import ORGANIZATION_SCOPE, CustomRelationship, Product, ProductCount, ProductRelationshipSlot
 from assortment.db.prepared import Prepared
+from assortment.domain.formats import timestamp
 
 _product = Product.__table__
 
@@ -149,10 +150,36 @@ def newest_products(
     for row in rows:
         row[2] = "organization" if row[2] else "store"
         records.append(ProductRecord(*row))
+    slugs = _slugs_of(connection, records)
+    return [(record, slugs.get(record.pk, [])) for record in records], total
+
+
+def _slugs_of(connection: Connection, records: list[ProductRecord]) -> dict[int, list[str]]:
     slugs: dict[int, list[str]] = {}
     if records:
         pks = [record.pk for record in records[:PAGE_OF_PKS]]
         padded = pks + [pks[0]] * (PAGE_OF_PKS - len(pks))
         for pk, slug in _PAGE_SLUGS.rows(connection, {f"pk_{n}": pk for n, pk in enumerate(padded)}):
             slugs.setdefault(pk, []).append(slug)
+    return slugs
+
+
+def filtered_products(
+    connection: Connection, scopes: Sequence[uuid.UUID], where: ColumnElement[bool], limit: int, offset: int
+) -> tuple[list[tuple[ProductRecord, list[str]]], int]:
+    """A page of the products `scopes` own that `where` (a compiled filter) admits, oldest first, each with
+    its relationship slugs; and how many it admits. The statement differs with every filter, so it is built
+    here and compiled through SQLAlchemy's cache; its rows are read as records, not ORM objects."""
+    admitted = (_product.c.scope_id.in_(list(scopes)), where)
+    total = int(connection.execute(select(func.count()).select_from(_product).where(*admitted)).scalar_one())
+    page = select(*_PRODUCT_COLUMNS).where(*admitted).order_by(_product.c.created_at, _product.c.id)
+    page = page.limit(limit).offset(offset)
+    records = []
+    for row in connection.execute(page):
+        values = list(row)
+        values[1] = str(values[1])
+        values[2] = "organization" if values[2] else "store"
+        values[-2], values[-1] = timestamp(values[-2]), timestamp(values[-1])
+        records.append(ProductRecord(*values))
+    slugs = _slugs_of(connection, records)
     return [(record, slugs.get(record.pk, [])) for record in records], total
