@@ -10,7 +10,7 @@ from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from assortment.web import auth, catalogs, hierarchies, products, relationships, webhooks
+from assortment.web import auth, catalogs, hierarchies, prices, products, relationships, webhooks
 from assortment.web.core import HERE, SignInRequired, WebForbidden, redirect, render
 
 PREFIX = "/admin"
@@ -59,6 +59,7 @@ def install(app: FastAPI) -> None:
     app.include_router(relationships.router)
     app.include_router(relationships.on_products)
     app.include_router(catalogs.router)
+    app.include_router(prices.router)
     app.include_router(webhooks.router)
 
     @app.exception_handler(SignInRequired)
