@@ -58,7 +58,10 @@ Assortment is a self-hostable product experience manager. Its PXM dialect follow
 PXM API (JSON:API envelopes, `filter=` expressions, `page[limit]`/`page[offset]` paging); every error
 is `{"errors":[{"status","title","detail","request_id","meta"}]}`. Paging links are paths in PIM lists and
 absolute URLs in the catalog service's (catalogs, rules, releases, `/catalog`, price books, currencies):
-the request's scheme and host, or the server's `ASSORTMENT_PUBLIC_URL`.
+the request's scheme and host, or the server's `ASSORTMENT_PUBLIC_URL`. Every list also pages by cursor:
+`page[after]=` starts a walk, `links.next` carries the next cursor (none on the last page), with no total and no
+10,000 limit; a cursor is bound to its list, filter and sort (else 400 `invalid page[after] cursor`) and is
+not combined with `page[offset]`.
 
 Get a token with `POST /oauth/access_token` (form-encoded `grant_type=client_credentials`, `client_id`,
 `client_secret`) and send it as `Authorization: Bearer <token>`.

@@ -22,6 +22,8 @@ JSON = "application/json"
 def catalog_list_meta(page: Page[Any]) -> dict[str, Any]:
     """Catalog-service lists carry the record count and the page numbers (SPEC §0.2, §B-4)."""
     limit = page.paging.limit
+    if page.paging.by_cursor:  # SPEC §10.4: no count, no page numbers
+        return {"page": {"limit": limit}}
     return {
         "page": {
             "limit": limit,

@@ -24,9 +24,9 @@ from assortment.api.responses import json_response, no_content
 from assortment.api.schemas_doc import ERRORS
 from assortment.db.engine import in_snapshot
 from assortment.domain.catalogs import CatalogService
-from assortment.domain.paging import Page
+from assortment.domain.paging import page_of_sorted
 from assortment.domain.publish import publish, publish_lock_name
-from assortment.domain.release_changes import ChangesService, change_document
+from assortment.domain.release_changes import ChangesService, change_document, change_order
 from assortment.domain.releases import ReleaseRef, ReleaseService
 from assortment.domain.tenancy import Principal
 from assortment.schemas.catalogs import CatalogCreateRequest, CatalogUpdateRequest, PublishRequest
@@ -184,9 +184,9 @@ def release_changes(
     nodes and products, with the fields that differ; `meta.counts` over the whole (filtered) list."""
     service = ChangesService(session, principal)
     changes = service.compare(catalog_id, release_id, since, terms)
-    entries = changes.items[paging.offset : paging.offset + paging.limit]
+    page = page_of_sorted(changes.items, change_order, paging)
+    entries = page.items
     fields = service.fields(changes, entries)
-    page = Page(entries, len(changes.items), paging)
     since_id = str(changes.base.id) if changes.base is not None else None
     meta = {**catalog_list_meta(page), "counts": changes.counts, "since": since_id}
     data = [change_document(entry, fields[entry.key]) for entry in entries]

@@ -14,7 +14,7 @@ from assortment.config import Settings
 from assortment.db.engine import begin_write
 from assortment.domain import auth
 from assortment.domain.filters import Term, parse_filter
-from assortment.domain.paging import Paging
+from assortment.domain.paging import Cursors, Paging
 from assortment.domain.tenancy import Principal
 from assortment.errors import Forbidden, Unauthenticated
 
@@ -167,8 +167,15 @@ def authenticate_for_route(request: Request) -> None:
 
 
 async def paging(request: Request) -> Paging:
+    """The page a list is asked for: by offset, or by cursor (`page[after]`, SPEC §10.4), the cursors signed
+    with the server's key and bound to this path and query."""
     params = request.query_params
-    return Paging.parse(params.get("page[limit]"), params.get("page[offset]"))
+    after = params.get("page[after]")
+    cursors = None
+    if after is not None:
+        secret = app_context(request).signing_key()
+        cursors = Cursors.for_request(secret, request.url.path, params.multi_items())
+    return Paging.parse(params.get("page[limit]"), params.get("page[offset]"), after, cursors)
 
 
 PagingDep = Annotated[Paging, Depends(paging)]

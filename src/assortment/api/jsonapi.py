@@ -51,13 +51,15 @@ def page_links(request: Request, page: Page[Any], *, catalog_style: bool = False
     limit, offset, total = page.paging.limit, page.paging.offset, page.total
     extra = []
     for name, value in request.query_params.multi_items():
-        if name in ("page[limit]", "page[offset]"):
+        if name in ("page[limit]", "page[offset]", "page[after]"):
             continue
         extra.append(f"{quote(name, safe='[]')}={quote(value, safe=_SAFE)}")
     suffix = "".join("&" + item for item in extra)
     path = request.url.path
     if catalog_style:
         path = base_url(request.scope, request.app.state.context.settings.public_url) + path
+    if page.paging.cursors is not None:
+        return _cursor_links(page, f"{path}?page[after]=", f"&page[limit]={limit}{suffix}", catalog_style)
 
     def link(at: int) -> str:
         return f"{path}?page[offset]={at}&page[limit]={limit}{suffix}"
@@ -75,5 +77,28 @@ def page_links(request: Request, page: Page[Any], *, catalog_style: bool = False
     return links
 
 
+def _cursor_links(page: Page[Any], start: str, suffix: str, catalog_style: bool) -> dict[str, str | None]:
+    """A page asked for by cursor (SPEC §10.4): `first` from the start (`page[after]=`), `next` after the
+    page's last item, or null (left out, in PIM lists) on the last page; no `prev` or `last`."""
+    cursors = page.paging.cursors
+    assert cursors is not None and page.paging.after is not None
+    here = cursors.encode(page.paging.after) if page.paging.after else ""
+    links: dict[str, str | None] = {
+        "current": start + here + suffix,
+        "first": start + suffix,
+        "next": None if page.next is None else start + cursors.encode(page.next) + suffix,
+    }
+    if not catalog_style:
+        links = {k: v for k, v in links.items() if v is not None}
+    return links
+
+
+def list_meta(page: Page[Any]) -> dict[str, Any]:
+    """A PIM list's meta: the count after filters; a page asked for by cursor has the limit instead."""
+    if page.paging.by_cursor:
+        return {"page": {"limit": page.paging.limit}}
+    return {"results": {"total": page.total}}
+
+
 def list_document(request: Request, page: Page[Any], data: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"data": data, "links": page_links(request, page), "meta": {"results": {"total": page.total}}}
+    return {"data": data, "links": page_links(request, page), "meta": list_meta(page)}

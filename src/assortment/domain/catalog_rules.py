@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from assortment.db import filters as sql_filters
 from assortment.db.filters import FilterField, Kind, allow, parse_instant
 from assortment.db.models import ORGANIZATION_SCOPE, Catalog, CatalogRule, Release
-from assortment.db.repositories.common import paginate
+from assortment.db.repositories.common import keyset_page
 from assortment.db.types import utcnow
 from assortment.domain import events
 from assortment.domain.catalogs import CatalogService, check_pricebooks
@@ -134,10 +134,7 @@ class CatalogRuleService:
         query = select(CatalogRule).where(CatalogRule.scope_id.in_(self.principal.visible_scopes))
         if terms:
             query = query.where(sql_filters.compile_filter(terms, RULE_FILTERS))
-        items, total = paginate(
-            self.session, query, (CatalogRule.created_at, CatalogRule.id), paging.limit, paging.offset
-        )
-        return Page(items, total, paging)
+        return keyset_page(self.session, query, (CatalogRule.created_at, CatalogRule.id), paging)
 
     def validate(self, attributes: RuleAttributes, *, creating: bool = True) -> Catalog | None:
         """Every check of create, without writing anything (also `POST /pcm/catalogs/rules/validate`)."""

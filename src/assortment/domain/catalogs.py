@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from assortment.db import filters as sql_filters
 from assortment.db.filters import FilterField, Kind, allow
 from assortment.db.models import Catalog, CatalogRule, Hierarchy, Pricebook, Release
-from assortment.db.repositories.common import paginate
+from assortment.db.repositories.common import keyset_page
 from assortment.db.types import utcnow
 from assortment.domain.filters import Term
 from assortment.domain.paging import Page, Paging
@@ -65,8 +65,7 @@ class CatalogService:
         query = select(Catalog).where(Catalog.scope_id.in_(self.principal.visible_scopes))
         if terms:
             query = query.where(sql_filters.compile_filter(terms, CATALOG_FILTERS))
-        items, total = paginate(self.session, query, (Catalog.created_at, Catalog.id), paging.limit, paging.offset)
-        return Page(items, total, paging)
+        return keyset_page(self.session, query, (Catalog.created_at, Catalog.id), paging)
 
     def create(self, attributes: CatalogAttributes) -> Catalog:
         if attributes.name is None:

@@ -84,10 +84,7 @@ class CustomRelationshipService:
 
     def list_definitions(self, terms: tuple[Term, ...] | None, paging: Paging) -> Page[CustomRelationship]:
         where = None if not terms else sql_filters.compile_filter(terms, repo.DEFINITION_FILTERS)
-        items, total = repo.list_definitions(
-            self.session, self.principal.visible_scopes, where, paging.limit, paging.offset
-        )
-        return Page(items, total, paging)
+        return repo.list_definitions(self.session, self.principal.visible_scopes, where, paging)
 
     def create_definition(self, attributes: CustomRelationshipAttributes) -> CustomRelationship:
         if attributes.name is None:
@@ -185,18 +182,15 @@ class CustomRelationshipService:
 
     def attached(self, product_id: str, paging: Paging) -> Page[CustomRelationship]:
         product = ProductService(self.session, self.principal).get(product_id)
-        items, total = repo.attached_page(
-            self.session, self.principal.visible_scopes, product.pk, paging.limit, paging.offset
-        )
-        return Page(items, total, paging)
+        return repo.attached_page(self.session, self.principal.visible_scopes, product.pk, paging)
 
     def usage(self, product_id: str) -> ProductUsage:
         """What the workbench shows before the limits bite (the same counts `attach` and `associate` judge)."""
         product = ProductService(self.session, self.principal).get(product_id)
         carried = len(repo.attached_definitions(self.session, product.pk))
-        visible, _ = repo.attached_page(
-            self.session, self.principal.visible_scopes, product.pk, rules.MAX_RELATIONSHIPS_PER_PRODUCT, 0
-        )
+        visible = repo.attached_page(
+            self.session, self.principal.visible_scopes, product.pk, Paging(rules.MAX_RELATIONSHIPS_PER_PRODUCT)
+        ).items
         return ProductUsage(
             product,
             carried,
@@ -360,8 +354,7 @@ class CustomRelationshipService:
     def related(self, product_id: str, slug: str, paging: Paging) -> Page[tuple[Association, Product]]:
         product = ProductService(self.session, self.principal).get(product_id)
         definition = self.get_definition(slug)
-        items, total = repo.related_page(self.session, product.pk, definition.pk, paging.limit, paging.offset)
-        return Page(items, total, paging)
+        return repo.related_page(self.session, product.pk, definition.pk, paging)
 
     # --- helpers ---
 

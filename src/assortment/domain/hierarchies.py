@@ -25,7 +25,7 @@ from assortment.db.repositories.node_reads import HierarchyRecord, NodeRecord
 from assortment.db.types import utcnow
 from assortment.domain import events, tree_rules
 from assortment.domain.filters import Term, parse_filter
-from assortment.domain.paging import Page, Paging
+from assortment.domain.paging import START, Page, Paging, Position
 from assortment.domain.products import parse_id
 from assortment.domain.tenancy import Principal
 from assortment.errors import MissingReferences, NotFound, ValidationFailed
@@ -92,10 +92,7 @@ class HierarchyService:
 
     def list_hierarchies(self, terms: tuple[Term, ...] | None, paging: Paging) -> Page[Hierarchy]:
         where = None if not terms else sql_filters.compile_filter(terms, repo.HIERARCHY_FILTERS)
-        items, total = repo.list_hierarchies(
-            self.session, self.principal.visible_scopes, where, paging.limit, paging.offset
-        )
-        return Page(items, total, paging)
+        return repo.list_hierarchies(self.session, self.principal.visible_scopes, where, paging)
 
     def create_hierarchy(self, attributes: HierarchyAttributes) -> Hierarchy:
         if attributes.name is None:
@@ -143,15 +140,9 @@ class HierarchyService:
     ) -> Page[Node]:
         hierarchy_pk = None if hierarchy_id is None else self.get_hierarchy(hierarchy_id).pk
         where = None if not terms else sql_filters.compile_filter(terms, repo.NODE_FILTERS)
-        items, total = repo.list_nodes(
-            self.session,
-            self.principal.visible_scopes,
-            where,
-            paging.limit,
-            paging.offset,
-            hierarchy_pk=hierarchy_pk,
+        return repo.list_nodes(
+            self.session, self.principal.visible_scopes, where, paging, hierarchy_pk=hierarchy_pk
         )
-        return Page(items, total, paging)
 
     def list_children(
         self, hierarchy_id: str, node_id: str | None, terms: tuple[Term, ...] | None, paging: Paging
@@ -159,10 +150,7 @@ class HierarchyService:
         hierarchy = self.get_hierarchy(hierarchy_id)
         parent_pk = None if node_id is None else self.get_node(hierarchy_id, node_id, hierarchy=hierarchy).pk
         where = None if not terms else sql_filters.compile_filter(terms, repo.NODE_FILTERS)
-        items, total = repo.list_children(
-            self.session, hierarchy.pk, parent_pk, where, paging.limit, paging.offset
-        )
-        return Page(items, total, paging)
+        return repo.list_children(self.session, hierarchy.pk, parent_pk, where, paging)
 
     def create_node(
         self, hierarchy_id: str, attributes: NodeAttributes, parent_id: str | None, meta: NodeMeta | None
@@ -355,6 +343,8 @@ class HierarchyService:
         curated_ids = list(node.curated_products or [])
         curated = repo.products_by_ids_linked(self.session, node.pk, curated_ids)
         curated_in_order = [curated[c] for c in curated_ids if c in curated]
+        if paging.by_cursor:
+            return self._node_products_after(node.pk, curated_in_order, paging)
         total = repo.count_node_products(self.session, node.pk)
         entries = [
             NodeProductEntry(p, True) for p in curated_in_order[paging.offset : paging.offset + paging.limit]
@@ -368,6 +358,34 @@ class HierarchyService:
             entries += [NodeProductEntry(p, False) for p in others]
         return Page(entries, total, paging)
 
+    def _node_products_after(self, node_pk: int, curated: list[Product], paging: Paging) -> Page[NodeProductEntry]:
+        """A page of a node's products by cursor (SPEC §10.4). Positions: (0, index, id) in the curated
+        list (found again by id, so a curated product removed before it moves nothing), (1, updated_at, id)
+        among the others (a keyset seek in their order)."""
+        position = paging.check(paging.after or START, 3)
+        curated_ids = [str(p.id) for p in curated]
+        entries: list[NodeProductEntry] = []
+        others_after: Position = START
+        if position and position[0] == 1:
+            others_after = position[1:]
+        else:
+            start = 0
+            if position and position[0] == 0:
+                try:
+                    start = curated_ids.index(str(position[2])) + 1
+                except ValueError:  # it left the curated list meanwhile: about where it was
+                    start = min(int(position[1]), len(curated_ids))
+            chosen = curated[start : start + paging.limit]
+            entries = [NodeProductEntry(p, True) for p in chosen]
+            if len(entries) == paging.limit:
+                last = start + len(chosen) - 1
+                more = last + 1 < len(curated) or repo.count_node_products(self.session, node_pk) > len(curated)
+                return Page(entries, 0, paging, (0, last, curated_ids[last]) if more else None)
+        rest = Paging(paging.limit - len(entries), after=others_after, cursors=paging.cursors)
+        others = repo.node_products_after(self.session, node_pk, [p.id for p in curated], rest)
+        entries += [NodeProductEntry(p, False) for p in others.items]
+        return Page(entries, 0, paging, None if others.next is None else (1, *others.next))
+
     def product_nodes(self, product_id: str, paging: Paging) -> Page[Node]:
         parsed = parse_id(product_id)
         product = (
@@ -377,8 +395,7 @@ class HierarchyService:
         )
         if product is None:
             raise NotFound(f"product {product_id} not found")
-        items, total = repo.nodes_of_product(self.session, product.pk, paging.limit, paging.offset)
-        return Page(items, total, paging)
+        return repo.nodes_of_product(self.session, product.pk, paging)
 
     def attach_nodes(self, filter_text: str, node_ids: Sequence[str]) -> tuple[int, list[str]]:
         nodes, not_found = self._selected_nodes(filter_text, node_ids)

@@ -134,8 +134,7 @@ class IntegrationService:
         return integration
 
     def list(self, paging: Paging) -> Page[Integration]:
-        items, total = repo.list_integrations(self.session, self.principal.visible_scopes, paging.limit, paging.offset)
-        return Page(items, total, paging)
+        return repo.list_integrations(self.session, self.principal.visible_scopes, paging)
 
     def create(self, values: dict[str, Any]) -> Integration:
         _check(values, self.allow_private, creating=True)
@@ -184,8 +183,7 @@ class IntegrationService:
 
     def jobs(self, integration_id: str, paging: Paging) -> Page[Any]:
         integration = self.get(integration_id)
-        items, total = repo.list_jobs(self.session, integration.pk, paging.limit, paging.offset)
-        return Page(items, total, paging)
+        return repo.list_jobs(self.session, integration.pk, paging)
 
     def job(self, integration: Integration, job_id: str) -> IntegrationJob:
         parsed = parse_uuid(job_id)
@@ -201,15 +199,9 @@ class IntegrationService:
             integration_pk = integration.pk
             if job_id is not None:
                 job_pk = self.job(integration, job_id).pk
-        items, total = repo.list_logs(
-            self.session,
-            self.principal.visible_scopes,
-            paging.limit,
-            paging.offset,
-            integration_pk=integration_pk,
-            job_pk=job_pk,
+        return repo.list_logs(
+            self.session, self.principal.visible_scopes, paging, integration_pk=integration_pk, job_pk=job_pk
         )
-        return Page(items, total, paging)
 
     def redeliver(self, integration_id: str, job_id: str) -> IntegrationJob:
         """Send the job's event again, as a new attempt, as soon as a delivery loop gets to it."""

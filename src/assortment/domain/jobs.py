@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from assortment.db.models import Hierarchy, Job, Node
 from assortment.db.repositories import tree_copy
-from assortment.db.repositories.common import paginate
+from assortment.db.repositories.common import keyset_page
 from assortment.db.types import utcnow
 from assortment.domain import events
 from assortment.domain.hierarchies import HierarchyService
@@ -93,5 +93,4 @@ class JobService:
 
     def list(self, paging: Paging) -> Page[Job]:
         query = select(Job).where(Job.scope_id.in_(self.principal.visible_scopes))
-        items, total = paginate(self.session, query, (Job.created_at, Job.id), paging.limit, paging.offset)
-        return Page(items, total, paging)
+        return keyset_page(self.session, query, (Job.created_at, Job.id), paging)

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from assortment.db import filters as sql_filters
 from assortment.db.filters import FilterField, Kind, allow
 from assortment.db.models import Currency, Price, Pricebook
-from assortment.db.repositories.common import paginate
+from assortment.db.repositories.common import keyset_page
 from assortment.db.repositories.products import external_ref_digest as digest
 from assortment.db.types import utcnow
 from assortment.domain import events, price_rules
@@ -140,8 +140,7 @@ class CurrencyService:
     def list_currencies(self, paging: Paging) -> Page[Currency]:
         self.ensure_default()
         query = select(Currency).where(Currency.scope_id == self.principal.scope_id)
-        items, total = paginate(self.session, query, (Currency.created_at, Currency.id), paging.limit, paging.offset)
-        return Page(items, total, paging)
+        return keyset_page(self.session, query, (Currency.created_at, Currency.id), paging)
 
     def get(self, currency_id: str) -> Currency:
         parsed = parse_id(currency_id)
@@ -266,8 +265,7 @@ class PricebookService:
         query = select(Pricebook).where(Pricebook.scope_id.in_(self.principal.visible_scopes))
         if terms:
             query = query.where(sql_filters.compile_filter(terms, PRICEBOOK_FILTERS))
-        items, total = paginate(self.session, query, (Pricebook.created_at, Pricebook.id), paging.limit, paging.offset)
-        return Page(items, total, paging)
+        return keyset_page(self.session, query, (Pricebook.created_at, Pricebook.id), paging)
 
     def create(self, attributes: dict[str, Any]) -> Pricebook:
         _only(attributes, {"name", "description", "external_ref"})
@@ -391,8 +389,7 @@ class PriceService:
         if terms:
             where: ColumnElement[bool] = sql_filters.compile_filter(terms, PRICE_FILTERS)
             query = query.where(where)
-        items, total = paginate(self.session, query, (Price.created_at, Price.id), paging.limit, paging.offset)
-        return Page(items, total, paging)
+        return keyset_page(self.session, query, (Price.created_at, Price.id), paging)
 
     def book_of(self, price: Price) -> Pricebook:
         book = self.session.get(Pricebook, price.pricebook_pk)

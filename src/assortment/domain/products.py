@@ -69,6 +69,8 @@ class ProductService:
 
     def list(self, terms: tuple[Term, ...] | None, paging: Paging) -> Page[Product]:
         where = None if not terms else sql_filters.compile_filter(terms, repo.PRODUCT_FILTERS)
+        if paging.by_cursor:
+            return repo.seek_visible(self.session, self.principal.visible_scopes, where, paging)
         items, total = repo.list_visible(
             self.session, self.principal.visible_scopes, where, paging.limit, paging.offset
         )

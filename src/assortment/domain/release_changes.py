@@ -58,6 +58,11 @@ class Change:
         return f"{self.entity_type}:{self.entity_id}"
 
 
+def change_order(change: Change) -> tuple[int, str]:
+    """Where a change stands in the list: hierarchies, nodes, products, each by id (unique per entry)."""
+    return _RANK[change.entity_type], str(change.entity_id)
+
+
 def change_document(change: Change, fields: list[str]) -> dict[str, Any]:
     """An entry of the list, as the API and the command line show it."""
     return {
@@ -141,7 +146,7 @@ class ChangesService:
         for entity_type in ENTITY_TYPES:
             if entity_type in types:
                 items += [c for c in self._differences(ref, base, entity_type) if accepts(c)]
-        items.sort(key=lambda c: (_RANK[c.entity_type], str(c.entity_id)))
+        items.sort(key=change_order)
         return Changes(ref, base, items)
 
     def _base(self, ref: ReleaseRef, since: str | None) -> Release | None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -132,14 +131,13 @@ class ReleaseService:
         return Pricing(display_currency(ref.release, self.currency), utcnow())
 
     def _products(self, ref: ReleaseRef, query: AnySelect, paging: Paging) -> Page[bytes]:
-        rows, total = repo.page_of(self.session, query, paging.limit, paging.offset)
-        return self._rendered(ref, rows, total, paging)
+        return self._rendered(ref, repo.page_of(self.session, query, paging))
 
-    def _rendered(self, ref: ReleaseRef, rows: Sequence[Any], total: int, paging: Paging) -> Page[bytes]:
+    def _rendered(self, ref: ReleaseRef, page: Page[Any]) -> Page[bytes]:
         renderer = self.renderer(ref)
-        items = renderer.rows([(row[0], row[1], bool(row[2])) for row in rows])
+        items = renderer.rows([(row[0], row[1], bool(row[2])) for row in page.items])
         self.valid_until = renderer.valid_until
-        return Page(items, total, paging)
+        return Page(items, page.total, page.paging, page.next)
 
     def renderer(self, ref: ReleaseRef) -> RowRenderer:
         pricing = self.pricing(ref)
@@ -206,8 +204,7 @@ class ReleaseService:
 
     def list_releases(self, catalog_id: str, paging: Paging) -> tuple[Catalog, Page[Release]]:
         catalog = CatalogService(self.session, self.principal).get(catalog_id)
-        items, total = repo.list_releases(self.session, catalog.pk, paging.limit, paging.offset)
-        return catalog, Page(items, total, paging)
+        return catalog, repo.list_releases(self.session, catalog.pk, paging)
 
     def delete_release(self, catalog_id: str, release_id: str) -> None:
         # The catalog row first, as publish does: the two never wait on each other's rows in turn.
@@ -296,9 +293,9 @@ class ReleaseService:
         return document
 
     def products(self, ref: ReleaseRef, terms: tuple[Term, ...] | None, paging: Paging) -> Page[bytes]:
-        if not terms:
+        if not terms and not paging.by_cursor:
             rows, total = repo.products_page(self.session, ref.release.pk, paging.limit, paging.offset)
-            return self._rendered(ref, rows, total, paging)
+            return self._rendered(ref, Page(rows, total, paging))
         where = _where(terms, repo.RELEASE_PRODUCT_FILTERS)
         return self._products(ref, repo.products_query(ref.release.pk, where), paging)
 
@@ -317,11 +314,11 @@ class ReleaseService:
     ) -> Page[bytes]:
         """Seed 003: live products of the node, curated ones first (marked), then newest first."""
         self.node(ref, node_id)
-        if not terms:
+        if not terms and not paging.by_cursor:
             rows, total = repo.node_products_page(
                 self.session, ref.release.pk, uuid.UUID(node_id), paging.limit, paging.offset
             )
-            return self._rendered(ref, rows, total, paging)
+            return self._rendered(ref, Page(rows, total, paging))
         where = _where(terms, repo.RELEASE_PRODUCT_FILTERS)
         return self._products(ref, repo.node_products_query(ref.release.pk, uuid.UUID(node_id), where), paging)
 
@@ -341,8 +338,8 @@ class ReleaseService:
         return self._products(ref, repo.related_query(ref.release.pk, uuid.UUID(product_id), slug, where), paging)
 
     def _page(self, query: AnySelect, paging: Paging) -> Page[bytes]:
-        rows, total = repo.page_of(self.session, query, paging.limit, paging.offset)
-        return Page([row[0] for row in rows], total, paging)
+        page = repo.page_of(self.session, query, paging)
+        return page.map(lambda rows: [row[0] for row in rows])
 
 
 def _where(terms: tuple[Term, ...] | None, whitelist: dict[str, FilterField]) -> ColumnElement[bool] | None:

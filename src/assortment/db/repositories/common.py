@@ -4,11 +4,29 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, TypeAlias
 
-from sqlalchemy import ColumnElement, Connection, Integer, Select, bindparam, func, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Integer,
+    Select,
+    and_,
+    bindparam,
+    false,
+    func,
+    literal,
+    or_,
+    select,
+    tuple_,
+)
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import operators
+from sqlalchemy.sql.elements import UnaryExpression
+
+from assortment.domain.paging import Page, Paging
 
 # PostgreSQL's answers when a lock could not be had in time or a transaction lost a race: the request may
 # simply be retried (lock_not_available, deadlock_detected, serialization_failure).
@@ -36,6 +54,121 @@ def paginate(
     total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
     rows = session.scalars(query.order_by(*order).limit(limit).offset(offset)).all()
     return list(rows), total
+
+
+# --- keyset paging (SPEC §10.4) -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SortKey:
+    """One term of a list's ORDER BY: the expression, its direction, and where its NULLs go (None: the
+    expression is never NULL)."""
+
+    expression: Any
+    descending: bool = False
+    nulls: str | None = None  # "first" | "last"
+
+
+def sort_keys(order: Sequence[Any]) -> tuple[SortKey, ...]:
+    """The terms of an ORDER BY as written for `order_by` (`Node.id`, `Node.updated_at.desc()`,
+    `Node.sort_order.desc().nulls_last()`). A nullable term must say where its NULLs go."""
+    keys = []
+    for term in order:
+        descending, nulls, element = False, None, term
+        while isinstance(element, UnaryExpression) and element.modifier in _MODIFIERS:
+            modifier = element.modifier
+            if modifier is operators.desc_op:
+                descending = True
+            elif modifier is operators.nulls_last_op:
+                nulls = "last"
+            elif modifier is operators.nulls_first_op:
+                nulls = "first"
+            element = element.element
+        keys.append(SortKey(element, descending, nulls))
+    return tuple(keys)
+
+
+_MODIFIERS = (operators.desc_op, operators.asc_op, operators.nulls_last_op, operators.nulls_first_op)
+
+
+def _value(key: SortKey, value: Any) -> Any:
+    return literal(value, type_=key.expression.type)
+
+
+def _beyond(key: SortKey, value: Any) -> ColumnElement[bool]:
+    """Rows strictly after `value` on this key alone."""
+    column = key.expression
+    if value is None:  # NULLs last: nothing after; NULLs first: every value
+        return column.is_not(None) if key.nulls == "first" else false()
+    condition: ColumnElement[bool] = column < _value(key, value) if key.descending else column > _value(key, value)
+    if key.nulls == "last":
+        condition = or_(condition, column.is_(None))
+    return condition
+
+
+def _level(key: SortKey, value: Any) -> ColumnElement[bool]:
+    column = key.expression
+    equal: ColumnElement[bool] = column.is_(None) if value is None else column == _value(key, value)
+    return equal
+
+
+def seek(keys: Sequence[SortKey], position: Sequence[Any]) -> ColumnElement[bool]:
+    """The rows strictly after `position` (the values of `keys` of one row) in the order of `keys`.
+
+    Terms all in one direction and never NULL: a row-value comparison, `(a, b) > (:a, :b)`, which both
+    databases answer as one index range. Otherwise the expanded form, `a > :a OR (a = :a AND b > :b) …`,
+    with `a >= :a` beside it when the first term is never NULL, so an index on the order is entered at the
+    position instead of read from its start."""
+    uniform = all(k.nulls is None for k in keys) and len({k.descending for k in keys}) == 1
+    if uniform and all(v is not None for v in position):
+        columns = tuple_(*(k.expression for k in keys))
+        values = tuple_(*(_value(k, v) for k, v in zip(keys, position, strict=True)))
+        return columns < values if keys[0].descending else columns > values
+    arms = []
+    for i, key in enumerate(keys):
+        same = (_level(k, v) for k, v in zip(keys[:i], position[:i], strict=True))
+        arms.append(and_(*same, _beyond(key, position[i])))
+    condition = or_(*arms)
+    first, value = keys[0], position[0]
+    if first.nulls is None and value is not None:
+        bound = _value(first, value)
+        start = first.expression <= bound if first.descending else first.expression >= bound
+        condition = and_(start, condition)
+    return condition
+
+
+def order_of(query: AnySelect) -> tuple[Any, ...]:
+    """The ORDER BY terms a select was built with (for a query built elsewhere in its order)."""
+    return tuple(query._order_by_clauses)
+
+
+def keyset_page(
+    session: Session, query: AnySelect, order: Sequence[Any], paging: Paging, *, scalars: bool = True
+) -> Page[Any]:
+    """One page of `query` in `order`, asked for by offset or by cursor.
+
+    By offset: `paginate`, with the total. By cursor (SPEC §10.4): the rows after the cursor's position, as
+    a keyset seek (`seek`), no count; `order` must end with a unique tiebreaker. One row beyond the page is
+    read to know whether another page follows; the page's `next` is the position of its last row.
+    `scalars`: the items are the query's single entity or column, else tuples of its columns."""
+    if paging.after is None:
+        if scalars:
+            items, total = paginate(session, query, order, paging.limit, paging.offset)
+            return Page(items, total, paging)
+        total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+        rows = session.execute(query.order_by(*order).limit(paging.limit).offset(paging.offset)).all()
+        return Page([tuple(r) for r in rows], total, paging)
+    keys = sort_keys(order)
+    position = paging.check(paging.after, len(keys))
+    if position:
+        query = query.where(seek(keys, position))
+    width = len(query.column_descriptions)
+    statement = query.add_columns(*(k.expression for k in keys)).order_by(*order).limit(paging.limit + 1)
+    rows = session.execute(statement).all()
+    more = len(rows) > paging.limit
+    rows = rows[: paging.limit]
+    items = [row[0] if scalars else tuple(row[:width]) for row in rows]
+    return Page(items, 0, paging, tuple(rows[-1][width:]) if more else None)
 
 
 def pks_in(column: Any, pks: Sequence[int]) -> ColumnElement[bool]:

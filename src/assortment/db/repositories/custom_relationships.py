@@ -36,7 +36,8 @@ from assortment.db.models import (
     ProductRelationshipSlot,
 )
 from assortment.db.repositories.common import insert_rows as bulk_insert
-from assortment.db.repositories.common import paginate, pks_in
+from assortment.db.repositories.common import keyset_page, pks_in
+from assortment.domain.paging import Page, Paging
 
 # Core inserts on the tables: the ORM's bulk path spends more per row than the database does here.
 ASSOCIATION_TABLE: Table = Association.__table__  # type: ignore[assignment]
@@ -90,12 +91,12 @@ def slug_taken(session: Session, scope_id: uuid.UUID, slug: str) -> bool:
 
 
 def list_definitions(
-    session: Session, scopes: Sequence[uuid.UUID], where: ColumnElement[bool] | None, limit: int, offset: int
-) -> tuple[list[CustomRelationship], int]:
+    session: Session, scopes: Sequence[uuid.UUID], where: ColumnElement[bool] | None, paging: Paging
+) -> Page[CustomRelationship]:
     query: Select[CustomRelationship] = select(CustomRelationship).where(CustomRelationship.scope_id.in_(scopes))
     if where is not None:
         query = query.where(where)
-    return paginate(session, query, (CustomRelationship.created_at, CustomRelationship.id), limit, offset)
+    return keyset_page(session, query, (CustomRelationship.created_at, CustomRelationship.id), paging)
 
 
 def is_attached_anywhere(session: Session, relationship_pk: int) -> bool:
@@ -162,8 +163,8 @@ def attached_definitions(session: Session, product_pk: int) -> list[CustomRelati
 
 
 def attached_page(
-    session: Session, scopes: Sequence[uuid.UUID], product_pk: int, limit: int, offset: int
-) -> tuple[list[CustomRelationship], int]:
+    session: Session, scopes: Sequence[uuid.UUID], product_pk: int, paging: Paging
+) -> Page[CustomRelationship]:
     """The definitions attached to a product that the caller may see (a store's definition can sit on an
     organization product it targets; other stores must not see it)."""
     query: Select[CustomRelationship] = (
@@ -171,7 +172,9 @@ def attached_page(
         .join(ProductRelationshipSlot, ProductRelationshipSlot.relationship_pk == CustomRelationship.pk)
         .where(ProductRelationshipSlot.product_pk == product_pk, CustomRelationship.scope_id.in_(scopes))
     )
-    return paginate(session, query, (ProductRelationshipSlot.attached_at, CustomRelationship.slug), limit, offset)
+    # The id last: a store's and the organization's definitions may share a slug.
+    order = (ProductRelationshipSlot.attached_at, CustomRelationship.slug, CustomRelationship.id)
+    return keyset_page(session, query, order, paging)
 
 
 def slugs_of_products(session: Session, product_pks: Collection[int]) -> dict[int, list[str]]:
@@ -341,8 +344,8 @@ def delete_edges(
 
 
 def related_page(
-    session: Session, source_pk: int, relationship_pk: int, limit: int, offset: int
-) -> tuple[list[tuple[Association, Product]], int]:
+    session: Session, source_pk: int, relationship_pk: int, paging: Paging
+) -> Page[tuple[Association, Product]]:
     """Active associations of a source under a relationship, with their target products, in order."""
     base = (
         select(Association, Product)
@@ -353,6 +356,4 @@ def related_page(
             Association.status == "active",
         )
     )
-    total = session.scalar(select(func.count()).select_from(base.order_by(None).subquery())) or 0
-    rows = session.execute(base.order_by(*ASSOCIATION_ORDER).limit(limit).offset(offset)).all()
-    return [(a, p) for a, p in rows], total
+    return keyset_page(session, base, ASSOCIATION_ORDER, paging, scalars=False)

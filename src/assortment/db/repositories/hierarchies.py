@@ -27,7 +27,9 @@ from sqlalchemy.orm import Session, aliased
 
 from assortment.db.filters import FieldPattern, FilterField, Kind, allow, column_condition, json_text, owner_field
 from assortment.db.models import Hierarchy, Node, NodeProduct, Product
+from assortment.db.repositories.common import keyset_page
 from assortment.domain.filters import FILTER_PARSE_ERROR, Condition
+from assortment.domain.paging import Page, Paging
 from assortment.errors import BadRequest
 
 
@@ -170,12 +172,12 @@ def hierarchy_by_pk(session: Session, pk: int) -> Hierarchy:
 
 
 def list_hierarchies(
-    session: Session, scopes: Sequence[uuid.UUID], where: ColumnElement[bool] | None, limit: int, offset: int
-) -> tuple[list[Hierarchy], int]:
+    session: Session, scopes: Sequence[uuid.UUID], where: ColumnElement[bool] | None, paging: Paging
+) -> Page[Hierarchy]:
     query: Select[Hierarchy] = select(Hierarchy).where(Hierarchy.scope_id.in_(scopes))
     if where is not None:
         query = query.where(where)
-    return _page(session, query, (Hierarchy.created_at, Hierarchy.id), limit, offset)
+    return keyset_page(session, query, (Hierarchy.created_at, Hierarchy.id), paging)
 
 
 def hierarchies_by_pk(session: Session, pks: Iterable[int]) -> dict[int, Hierarchy]:
@@ -215,17 +217,16 @@ def list_nodes(
     session: Session,
     scopes: Sequence[uuid.UUID],
     where: ColumnElement[bool] | None,
-    limit: int,
-    offset: int,
+    paging: Paging,
     *,
     hierarchy_pk: int | None = None,
-) -> tuple[list[Node], int]:
+) -> Page[Node]:
     query: Select[Node] = select(Node).where(Node.scope_id.in_(scopes))
     if hierarchy_pk is not None:
         query = query.where(Node.hierarchy_pk == hierarchy_pk)
     if where is not None:
         query = query.where(where)
-    return _page(session, query, (Node.created_at, Node.id), limit, offset)
+    return keyset_page(session, query, (Node.created_at, Node.id), paging)
 
 
 def list_children(
@@ -233,14 +234,13 @@ def list_children(
     hierarchy_pk: int,
     parent_pk: int | None,
     where: ColumnElement[bool] | None,
-    limit: int,
-    offset: int,
-) -> tuple[list[Node], int]:
+    paging: Paging,
+) -> Page[Node]:
     query: Select[Node] = select(Node).where(Node.hierarchy_pk == hierarchy_pk)
     query = query.where(Node.parent_pk.is_(None) if parent_pk is None else Node.parent_pk == parent_pk)
     if where is not None:
         query = query.where(where)
-    return _page(session, query, CHILD_ORDER, limit, offset)
+    return keyset_page(session, query, CHILD_ORDER, paging)
 
 
 def sibling_names_and_slugs(
@@ -400,6 +400,17 @@ def node_products_page(
     return list(session.scalars(query))
 
 
+def node_products_after(
+    session: Session, node_pk: int, exclude_product_ids: Collection[uuid.UUID], paging: Paging
+) -> Page[Product]:
+    """`node_products_page` by cursor: the linked, not curated products after a position in that order."""
+    query = select(Product).join(NodeProduct, NodeProduct.product_pk == Product.pk)
+    query = query.where(NodeProduct.node_pk == node_pk)
+    if exclude_product_ids:
+        query = query.where(Product.id.not_in(list(exclude_product_ids)))
+    return keyset_page(session, query, (Product.updated_at.desc(), Product.id), paging)
+
+
 def products_by_ids_linked(session: Session, node_pk: int, product_ids: Sequence[str]) -> dict[str, Product]:
     if not product_ids:
         return {}
@@ -412,11 +423,11 @@ def products_by_ids_linked(session: Session, node_pk: int, product_ids: Sequence
     return {str(p.id): p for p in session.scalars(query)}
 
 
-def nodes_of_product(session: Session, product_pk: int, limit: int, offset: int) -> tuple[list[Node], int]:
+def nodes_of_product(session: Session, product_pk: int, paging: Paging) -> Page[Node]:
     query: Select[Node] = (
         select(Node).join(NodeProduct, NodeProduct.node_pk == Node.pk).where(NodeProduct.product_pk == product_pk)
     )
-    return _page(session, query, (Node.created_at, Node.id), limit, offset)
+    return keyset_page(session, query, (Node.created_at, Node.id), paging)
 
 
 def curating_nodes(session: Session, product_pk: int) -> list[Node]:
@@ -449,11 +460,3 @@ def detach_by_filter(session: Session, node_pks: Collection[int], products: Sele
         )
     )
 
-
-# --- helpers ------------------------------------------------------------------------------------------
-
-
-def _page(session: Session, query: Select[Any], order: Sequence[Any], limit: int, offset: int) -> tuple[list[Any], int]:
-    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
-    rows = session.scalars(query.order_by(*order).limit(limit).offset(offset)).all()
-    return list(rows), total

@@ -11,6 +11,8 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
 from assortment.db.models import Event, Integration, IntegrationJob, IntegrationLog
+from assortment.db.repositories.common import keyset_page
+from assortment.domain.paging import Page, Paging
 
 
 def get(session: Session, scopes: Sequence[uuid.UUID], integration_id: uuid.UUID) -> Integration | None:
@@ -19,20 +21,25 @@ def get(session: Session, scopes: Sequence[uuid.UUID], integration_id: uuid.UUID
     ).first()
 
 
-def list_integrations(
-    session: Session, scopes: Sequence[uuid.UUID], limit: int, offset: int
-) -> tuple[list[Integration], int]:
+def list_integrations(session: Session, scopes: Sequence[uuid.UUID], paging: Paging) -> Page[Integration]:
     where = Integration.scope_id.in_(scopes)
+    if paging.by_cursor:
+        return keyset_page(session, select(Integration).where(where), (Integration.created_at, Integration.id), paging)
+    limit, offset = paging.limit, paging.offset
     items = session.scalars(
         select(Integration).where(where).order_by(Integration.created_at, Integration.id).limit(limit).offset(offset)
     ).all()
     total = session.scalar(select(func.count()).select_from(Integration).where(where)) or 0
-    return list(items), total
+    return Page(list(items), total, paging)
 
 
-def list_jobs(session: Session, integration_pk: int, limit: int, offset: int) -> tuple[list[Any], int]:
+def list_jobs(session: Session, integration_pk: int, paging: Paging) -> Page[Any]:
     """Newest first: (job, event id)."""
     where = IntegrationJob.integration_pk == integration_pk
+    if paging.by_cursor:
+        query = select(IntegrationJob, Event.id).join(Event, Event.pk == IntegrationJob.event_pk).where(where)
+        return keyset_page(session, query, (IntegrationJob.pk.desc(),), paging, scalars=False)
+    limit, offset = paging.limit, paging.offset
     rows = session.execute(
         select(IntegrationJob, Event.id)
         .join(Event, Event.pk == IntegrationJob.event_pk)
@@ -42,7 +49,7 @@ def list_jobs(session: Session, integration_pk: int, limit: int, offset: int) ->
         .offset(offset)
     ).all()
     total = session.scalar(select(func.count()).select_from(IntegrationJob).where(where)) or 0
-    return list(rows), total
+    return Page(list(rows), total, paging)
 
 
 def get_job(session: Session, integration_pk: int, job_id: uuid.UUID) -> IntegrationJob | None:
@@ -54,12 +61,11 @@ def get_job(session: Session, integration_pk: int, job_id: uuid.UUID) -> Integra
 def list_logs(
     session: Session,
     scopes: Sequence[uuid.UUID],
-    limit: int,
-    offset: int,
+    paging: Paging,
     *,
     integration_pk: int | None = None,
     job_pk: int | None = None,
-) -> tuple[list[Any], int]:
+) -> Page[Any]:
     """Newest first: (log, integration id, job id)."""
     query = (
         select(IntegrationLog, Integration.id, IntegrationJob.id)
@@ -79,8 +85,10 @@ def list_logs(
     if job_pk is not None:
         query = query.where(IntegrationLog.job_pk == job_pk)
         count = count.where(IntegrationLog.job_pk == job_pk)
-    rows = session.execute(query.order_by(IntegrationLog.pk.desc()).limit(limit).offset(offset)).all()
-    return list(rows), session.scalar(count) or 0
+    if paging.by_cursor:
+        return keyset_page(session, query, (IntegrationLog.pk.desc(),), paging, scalars=False)
+    rows = session.execute(query.order_by(IntegrationLog.pk.desc()).limit(paging.limit).offset(paging.offset)).all()
+    return Page(list(rows), session.scalar(count) or 0, paging)
 
 
 # --- delivery -----------------------------------------------------------------------------------------

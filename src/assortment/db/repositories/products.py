@@ -12,8 +12,9 @@ from sqlalchemy.orm import Session, aliased
 
 from assortment.db.filters import FilterField, Kind, allow, owner_field
 from assortment.db.models import NodeProduct, Product, ProductCount
-from assortment.db.repositories.common import paginate
+from assortment.db.repositories.common import paginate, seek, sort_keys
 from assortment.domain.filters import FILTER_PARSE_ERROR
+from assortment.domain.paging import Page, Paging
 from assortment.errors import BadRequest
 
 
@@ -92,6 +93,33 @@ def list_visible(
     else:
         total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
     return list(rows), int(total)
+
+
+PRODUCT_ORDER = (Product.created_at, Product.id)
+
+
+def seek_visible(
+    session: Session, scopes: Sequence[uuid.UUID], where: ColumnElement[bool] | None, paging: Paging
+) -> Page[Product]:
+    """A page of products asked for by cursor (SPEC §10.4): per scope the products after the position, read
+    from ix_product_scope_created (scope, created_at, id) where the position is, at most a page and one of
+    each; then merged (one index range per scope, however deep the page)."""
+    keys = sort_keys(PRODUCT_ORDER)
+    position = paging.check(paging.after or (), len(keys))
+    reach = paging.limit + 1
+    arms = []
+    for scope in dict.fromkeys(scopes):
+        arm = select(Product).where(Product.scope_id == scope)
+        if where is not None:
+            arm = arm.where(where)
+        if position:
+            arm = arm.where(seek(keys, position))
+        arms.append(arm.order_by(*PRODUCT_ORDER).limit(reach).subquery())
+    merged = aliased(Product, union_all(*(select(arm) for arm in arms)).subquery() if len(arms) > 1 else arms[0])
+    rows = list(session.scalars(select(merged).order_by(merged.created_at, merged.id).limit(reach)))
+    more = len(rows) > paging.limit
+    rows = rows[: paging.limit]
+    return Page(rows, 0, paging, (rows[-1].created_at, rows[-1].id) if more else None)
 
 
 def _newest_page_statement(scope_count: int) -> Select[Product]:

@@ -30,8 +30,9 @@ from assortment.db.models import (
     ReleaseProduct,
     ReleaseRelated,
 )
-from assortment.db.repositories.common import AnySelect, DriverSQL, pks_in
+from assortment.db.repositories.common import AnySelect, DriverSQL, keyset_page, order_of, pks_in
 from assortment.db.repositories.common import insert_rows as insert_rows  # publish writes its rows with it
+from assortment.domain.paging import Page, Paging
 
 RELEASE_TREE_FILTERS_NODE: dict[str, FilterField] = {
     "name": allow(ReleaseNode.name, Kind.STRING, "eq"),
@@ -254,11 +255,14 @@ def get_release(session: Session, catalog_pk: int, release_id: uuid.UUID) -> Rel
     return session.scalars(query).first()
 
 
-def list_releases(session: Session, catalog_pk: int, limit: int, offset: int) -> tuple[list[Release], int]:
+def list_releases(session: Session, catalog_pk: int, paging: Paging) -> Page[Release]:
     query = select(Release).where(Release.catalog_pk == catalog_pk)
+    if paging.by_cursor:
+        return keyset_page(session, query.options(WITHOUT_DELTA), (Release.pk.desc(),), paging)
+    limit, offset = paging.limit, paging.offset
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = session.scalars(query.options(WITHOUT_DELTA).order_by(Release.pk.desc()).limit(limit).offset(offset)).all()
-    return list(rows), total
+    return Page(list(rows), total, paging)
 
 
 def releases_beyond(session: Session, catalog_pk: int, keep: int, *, always: Collection[int] = ()) -> list[int]:
@@ -292,10 +296,13 @@ def delete_releases(session: Session, release_pks: Collection[int]) -> None:
 # --- reading a release ------------------------------------------------------------------------------------
 
 
-def page_of(session: Session, documents: AnySelect, limit: int, offset: int) -> tuple[list[Any], int]:
+def page_of(session: Session, documents: AnySelect, paging: Paging) -> Page[tuple[Any, ...]]:
+    """A page of one of the queries below (already in their order: a position unique in the list)."""
+    if paging.by_cursor:
+        return keyset_page(session, documents.order_by(None), order_of(documents), paging, scalars=False)
     total = session.scalar(select(func.count()).select_from(documents.order_by(None).subquery())) or 0
-    rows = session.execute(documents.limit(limit).offset(offset)).all()
-    return [tuple(r) for r in rows], total
+    rows = session.execute(documents.limit(paging.limit).offset(paging.offset)).all()
+    return Page([tuple(r) for r in rows], total, paging)
 
 
 def hierarchies_query(release_pk: int, where: ColumnElement[bool] | None) -> AnySelect:
