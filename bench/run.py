@@ -24,6 +24,7 @@ from bench import (
     report,
     webhooks,
     workbench,
+    workbench_releases,
 )
 from bench.common import DATA_DIR, DEFAULT_PG_ADMIN_URL, ENGINES, ROOT, Benchmark, Context, machine
 
@@ -38,6 +39,7 @@ REGISTRY: dict[str, Benchmark] = {
         associations.BENCHMARK,
         growth.BENCHMARK,
         workbench.BENCHMARK,
+        workbench_releases.BENCHMARK,
         changes.BENCHMARK,
         webhooks.BENCHMARK,
     )

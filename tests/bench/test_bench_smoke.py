@@ -76,6 +76,11 @@ CASES: dict[str, tuple[list[str], str, bool]] = {
         "| database | changes (created / updated / deleted) | first request |",
         False,
     ),
+    "workbench-releases": (
+        [*SMALL_CATALOG, "--workbench-release-requests", "1"],
+        "| page | budget | SQLite",
+        False,
+    ),
     "growth": (
         ["--growth-sizes", "100", *SHORT_READS],
         "| products | database | publish wall s | s per 1k products | CPU s | peak RSS MiB | read req/s | p99 ms |",

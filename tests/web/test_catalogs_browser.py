@@ -95,6 +95,10 @@ def test_browse_a_release_as_a_shopper_sees_it(web: Watched, people: People, api
     expect(page.get_by_role("navigation", name="Hierarchies").get_by_role("link", name="Outdoor")).to_have_attribute(
         "aria-current", "page"
     )
+    listing = page.get_by_role("region", name=re.compile("^Products"))
+    expect(listing).to_contain_text("Pick a node to see its products")
+    listing.get_by_role("link", name="list every product of this hierarchy").click()
+    expect(page.get_by_role("region", name=re.compile("^Products")).locator("tbody tr")).to_have_count(2)
     page.get_by_role("region", name="Top nodes").get_by_role("link", name="Shoes").click()
     page.get_by_role("region", name="Inside Shoes").get_by_role("link", name="Trail").click()
     crumbs = page.get_by_role("navigation", name="Bread crumbs")

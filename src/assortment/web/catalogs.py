@@ -68,7 +68,7 @@ DONE = {
 CHOICES_SHOWN = 100  # hierarchies and price books offered in the form
 RELEASES_SHOWN = 10  # a catalog keeps 3 (§4.2); more only while a retention is pending
 BROWSE_NODES = 100
-CHANGES_SHOWN = 50  # per group (created, updated, deleted) on one page of a comparison
+CHANGES_SHOWN = 25  # per group (created, updated, deleted) on one page of a comparison
 PROGRESS_HEADER = "x-publish-progress"
 
 
@@ -320,6 +320,7 @@ def browse_release(request: Request, catalog_id: str, release_id: str, user: Use
     and the products there with their prices in the chosen currency and the way down as bread crumbs."""
     params = request.query_params
     currency = params.get("currency", "").strip()[:3] or None
+    every_product = params.get("products") == "all"
     page = page_number(params.get("page"))
     paging = Paging(PAGE_SIZE, (page - 1) * PAGE_SIZE)
     with reading(request) as session:
@@ -340,12 +341,18 @@ def browse_release(request: Request, catalog_id: str, release_id: str, user: Use
             products, total = _documents(found.items), found.total
         elif chosen and parse_id(chosen):
             nodes = _documents(service.nodes(ref, None, Paging(BROWSE_NODES, 0), top_level_of=chosen).items)
-            found = service.hierarchy_products(ref, chosen, None, paging)
-            products, total = _documents(found.items), found.total
+            if every_product:  # on demand: a hierarchy's distinct products cost a pass over all its links
+                found = service.hierarchy_products(ref, chosen, None, paging)
+                products, total = _documents(found.items), found.total
         pricing = service.pricing(ref)
         latest = ref.catalog.latest_release_pk == ref.release.pk
     base = f"/admin/catalogs/{ref.catalog.id}/releases/{ref.release.id}"
-    here = {"hierarchy": chosen if not node else None, "node": node_id if node else None, "currency": currency}
+    here = {
+        "hierarchy": chosen if not node else None,
+        "node": node_id if node else None,
+        "products": "all" if every_product and not node else None,
+        "currency": currency,
+    }
     return render(
         request,
         "catalogs/browse.html",
@@ -363,6 +370,8 @@ def browse_release(request: Request, catalog_id: str, release_id: str, user: Use
         nodes=nodes,
         products=products,
         total=total,
+        every_product=every_product or bool(node),
+        every_product_url=url_with(base, hierarchy=chosen, products="all", currency=currency),
         page=page,
         currency=pricing.display.code,
         currencies=[c["code"] for c in ref.release.currencies or []],
