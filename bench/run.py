@@ -18,6 +18,7 @@ from bench import (
     catalogs,
     changes,
     cold_reads,
+    cursor,
     growth,
     hierarchies,
     product_import,
@@ -41,6 +42,7 @@ REGISTRY: dict[str, Benchmark] = {
         workbench.BENCHMARK,
         workbench_releases.BENCHMARK,
         changes.BENCHMARK,
+        cursor.BENCHMARK,
         webhooks.BENCHMARK,
     )
 }

@@ -81,6 +81,11 @@ CASES: dict[str, tuple[list[str], str, bool]] = {
         "| page | budget | SQLite",
         False,
     ),
+    "cursor": (
+        [*SMALL_CATALOG, "--cursor-depth", "1", "--cursor-reads", "1"],
+        "| database | list | first page, median / p95 ms | page 1 deep by cursor, median / p95 ms |",
+        False,
+    ),
     "growth": (
         ["--growth-sizes", "100", *SHORT_READS],
         "| products | database | publish wall s | s per 1k products | CPU s | peak RSS MiB | read req/s | p99 ms |",
