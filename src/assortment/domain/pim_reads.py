@@ -31,24 +31,21 @@ def children(session: Session, principal: Principal, hierarchy_id: str, node_id:
     hierarchy_uuid, node_uuid = parse_id(hierarchy_id), parse_id(node_id)
     if hierarchy_uuid is not None and node_uuid is not None:
         connection = session.connection()
-        hierarchy, parent_pk = node_reads.hierarchy_and_node(
-            connection, principal.visible_scopes, hierarchy_uuid, node_uuid
-        )
-        if hierarchy is not None and parent_pk is not None:
-            ancestry = node_reads.chain(connection, parent_pk)
-            if ancestry:  # else deleted meanwhile: the service says so
-                records, total = node_reads.children_page(
-                    connection, hierarchy.pk, parent_pk, paging.limit, paging.offset
+        placed = node_reads.placed_node(connection, principal.visible_scopes, hierarchy_uuid, node_uuid)
+        if placed is not None:
+            hierarchy, ancestry = placed
+            records, total = node_reads.children_page(
+                connection, hierarchy.pk, ancestry[-1].pk, paging.limit, paging.offset
+            )
+            views = [
+                NodeView(
+                    record,
+                    hierarchy,
+                    [*ancestry, Crumb(record.pk, record.id, record.name, record.slug, record.locales)],
                 )
-                views = [
-                    NodeView(
-                        record,
-                        hierarchy,
-                        [*ancestry, Crumb(record.pk, record.id, record.name, record.slug, record.locales)],
-                    )
-                    for record in records
-                ]
-                return Page(views, total, paging)
+                for record in records
+            ]
+            return Page(views, total, paging)
     service = HierarchyService(session, principal)
     page = service.list_children(hierarchy_id, node_id, None, paging)
     return Page(service.describe(page.items), page.total, paging)

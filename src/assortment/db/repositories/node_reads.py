@@ -65,21 +65,6 @@ def _record(row: list[Any]) -> NodeRecord:
     return NodeRecord(*row)
 
 
-# The hierarchy (among the caller's scopes: one or two, bound as `scope_a`, `scope_b`) and, when `node`
-# names one of its nodes, that node's pk.
-_HIERARCHY_AND_NODE = Prepared(
-    select(_hierarchy.c.pk, _hierarchy.c.id, _hierarchy.c.name, _hierarchy.c.slug, _hierarchy.c.locales, _node.c.pk)
-    .select_from(
-        _hierarchy.outerjoin(
-            _node, (_node.c.hierarchy_pk == _hierarchy.c.pk) & (_node.c.id == bindparam("node", type_=_node.c.id.type))
-        )
-    )
-    .where(
-        _hierarchy.c.id == bindparam("hierarchy"),
-        _hierarchy.c.scope_id.in_([bindparam("scope_a", type_=Uuid()), bindparam("scope_b", type_=Uuid())]),
-    )
-)
-
 # §2.4's child order (the index `ix_node_child_order`), the same as `hierarchies.CHILD_ORDER`.
 _CHILD_ORDER = (_node.c.sort_order.desc().nulls_last(), _node.c.updated_at.desc(), _node.c.id)
 _CHILDREN_OF = (_node.c.hierarchy_pk == bindparam("hierarchy_pk")) & (_node.c.parent_pk == bindparam("parent_pk"))
@@ -94,48 +79,63 @@ _CHILDREN_PAGE = Prepared(
 _CHILDREN_COUNT = Prepared(select(func.count()).select_from(_node).where(_CHILDREN_OF))
 
 
-def _chain_statement() -> Prepared:
-    """The crumbs of one node and its ancestors, the top-level one first: one primary-key probe per level."""
-    chain = (
+def _placed_statement() -> Prepared:
+    """The crumbs of node `node` of hierarchy `hierarchy` (among the caller's scopes: one or two, bound as
+    `scope_a`, `scope_b`) and of its ancestors, the top-level one first, each row with the hierarchy's
+    columns after the crumb's: one statement (one round trip on PostgreSQL), one primary-key probe per level.
+    No rows: no such hierarchy, or no such node in it."""
+    start = (
         select(_node.c.pk, _node.c.parent_pk.label("parent"), literal(0).label("depth"))
-        .where(_node.c.pk == bindparam("pk"))
+        .select_from(_node.join(_hierarchy, _hierarchy.c.pk == _node.c.hierarchy_pk))
+        .where(
+            _node.c.id == bindparam("node", type_=Uuid()),
+            _hierarchy.c.id == bindparam("hierarchy", type_=Uuid()),
+            _hierarchy.c.scope_id.in_([bindparam("scope_a", type_=Uuid()), bindparam("scope_b", type_=Uuid())]),
+        )
         .cte("chain", recursive=True)
     )
     up = _node.alias("up")
-    chain = chain.union_all(
+    chain = start.union_all(
         select(
-            chain.c.parent,
-            select(up.c.parent_pk).where(up.c.pk == chain.c.parent).scalar_subquery(),
-            chain.c.depth + 1,
-        ).where(chain.c.parent.is_not(None), chain.c.depth < MAX_ANCESTRY_DEPTH)
+            start.c.parent,
+            select(up.c.parent_pk).where(up.c.pk == start.c.parent).scalar_subquery(),
+            start.c.depth + 1,
+        ).where(start.c.parent.is_not(None), start.c.depth < MAX_ANCESTRY_DEPTH)
     )
     return Prepared(
-        select(_node.c.pk, _node.c.id, _node.c.name, _node.c.slug, _node.c.locales)
-        .select_from(chain.join(_node, _node.c.pk == chain.c.pk))
+        select(
+            _node.c.pk,
+            _node.c.id,
+            _node.c.name,
+            _node.c.slug,
+            _node.c.locales,
+            _hierarchy.c.pk,
+            _hierarchy.c.id,
+            _hierarchy.c.name,
+            _hierarchy.c.slug,
+            _hierarchy.c.locales,
+        )
+        .select_from(
+            chain.join(_node, _node.c.pk == chain.c.pk).join(_hierarchy, _hierarchy.c.pk == _node.c.hierarchy_pk)
+        )
         .order_by(chain.c.depth.desc())
     )
 
 
-_CHAIN = _chain_statement()
+_PLACED = _placed_statement()
 
 
-def hierarchy_and_node(
+def placed_node(
     connection: Connection, scopes: Sequence[uuid.UUID], hierarchy_id: uuid.UUID, node_id: uuid.UUID
-) -> tuple[HierarchyRecord | None, int | None]:
-    """The hierarchy visible to `scopes` (one or two), and the pk of its node `node_id` (None when it has no
-    such node)."""
-    rows = _HIERARCHY_AND_NODE.rows(
+) -> tuple[HierarchyRecord, list[Crumb]] | None:
+    """The hierarchy visible to `scopes` (one or two) and the crumbs from the top-level ancestor of its node
+    `node_id` down to that node; None when there is no such hierarchy or node."""
+    rows = _PLACED.rows(
         connection, {"hierarchy": hierarchy_id, "node": node_id, "scope_a": scopes[0], "scope_b": scopes[-1]}
     )
     if not rows:
-        return None, None
-    pk, hierarchy, name, slug, locales, node_pk = rows[0]
-    return HierarchyRecord(pk, hierarchy, name, slug, locales), node_pk
-
-
-def chain(connection: Connection, node_pk: int) -> list[Crumb]:
-    """The crumbs from the node's top-level ancestor down to the node itself."""
-    return [Crumb(*row) for row in _CHAIN.rows(connection, {"pk": node_pk})]
+        return None
+    return HierarchyRecord(*rows[0][5:]), [Crumb(*row[:5]) for row in rows]
 
 
 def children_page(
@@ -143,6 +143,8 @@ def children_page(
 ) -> tuple[list[NodeRecord], int]:
     """A page of a node's children in §2.4 order, and how many children it has."""
     where = {"hierarchy_pk": hierarchy_pk, "parent_pk": parent_pk}
-    total: int = _CHILDREN_COUNT.rows(connection, where)[0][0]
+    # (A count as a window over the page would save PostgreSQL a round trip, but reads every child's row:
+    # 0.8 ms there against 0.3 ms for the two statements, 1,000 siblings.)
+    total = _CHILDREN_COUNT.rows(connection, where)[0][0]
     rows = _CHILDREN_PAGE.rows(connection, {**where, "limit": limit, "offset": offset})
     return [_record(row) for row in rows], total
