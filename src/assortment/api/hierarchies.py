@@ -288,7 +288,7 @@ def list_node_children(
     paging: PagingDep,
     terms: FilterDep,
 ) -> Response:
-    if not terms and "page[after]" not in request.query_params:  # offset paging, no filter
+    if not terms and not paging.by_cursor:
         page = pim_reads.children(session, principal, hierarchy_id, node_id, paging)
         return json_response(list_document(request, page, NodeRenderer().render_all(page.items)))
     service = HierarchyService(session, principal)

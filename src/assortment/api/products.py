@@ -90,7 +90,7 @@ def create_product(body: ProductCreateRequest, session: SessionDep, principal: A
 def list_products(
     request: Request, session: SessionDep, principal: AdminDep, paging: PagingDep, terms: FilterDep
 ) -> Response:
-    if "page[after]" not in request.query_params:  # offset paging
+    if not paging.by_cursor:
         fast = pim_reads.products(session, principal, terms, paging)
         return json_response(list_document(request, fast, [render_product(*item) for item in fast.items]))
     page = ProductService(session, principal).list(terms, paging)
