@@ -72,7 +72,10 @@ from bench.common import (
     server_version,
 )
 
-BUDGET_PUBLISH_S = {"postgresql": 20.0, "sqlite": 40.0}
+# The first publish: PostgreSQL ≤ 10 s since issue 13 (≤ 20 s before), SQLite ≤ 40 s. A republish after
+# 1 % of the products changed (issue 13, SPEC §10.3): ≤ 2 s on PostgreSQL; SQLite is reported.
+BUDGET_PUBLISH_S = {"postgresql": 10.0, "sqlite": 40.0}
+BUDGET_REPUBLISH_S: dict[str, float | None] = {"postgresql": 2.0, "sqlite": None}
 BUDGET_RSS_MIB = 1024.0
 BUDGET_READ_RATIO = 0.5
 BUDGET_P99_MS = 25.0
@@ -515,7 +518,9 @@ def publish(url: str, seeded: Seeded, sizes: Sizes) -> tuple[Measured, dict[str,
 class PublishRun:
     seed_seconds: float
     first: Measured
-    again: Measured | None = None
+    again: Measured | None = None  # a second publish, nothing changed
+    changed: Measured | None = None  # a publish after 1 % of the products changed
+    changed_count: int = 0
 
 
 def load_average() -> float:
@@ -549,11 +554,19 @@ def run_publish(ctx: Context) -> Section:
                 run = PublishRun(seeded.seconds, timed_publish(url, seeded, sizes, "first publish"))
                 if republish:
                     run.again = timed_publish(url, seeded, sizes, "publish again")
+                    from bench.changes import change_one_percent  # bench.changes imports this module
+
+                    run.changed_count = change_one_percent(url)
+                    run.changed = timed_publish(url, seeded, sizes, f"after {run.changed_count:,} changed")
                 results[kind].append(run)
     rows = []
     for kind, runs in results.items():
-        budget = BUDGET_PUBLISH_S[kind]
-        for label, picked in (("first release", [r.first for r in runs]), ("publish again", [r.again for r in runs])):
+        changed = max((r.changed_count for r in runs), default=0)
+        for label, picked, budget in (
+            ("first release", [r.first for r in runs], BUDGET_PUBLISH_S[kind]),
+            ("publish again, nothing changed", [r.again for r in runs], BUDGET_REPUBLISH_S[kind]),
+            (f"republish after {changed:,} products changed", [r.changed for r in runs], BUDGET_REPUBLISH_S[kind]),
+        ):
             measured = [m for m in picked if m is not None]
             if not measured:
                 continue
@@ -561,7 +574,9 @@ def run_publish(ctx: Context) -> Section:
             cpus = [m.extra["cpu_seconds"] for m in measured]
             loads = [m.extra["load"] for m in measured]
             rss = max(m.max_rss_mib for m in measured)
-            if sizes.is_budget():
+            if budget is None:
+                verdict = "reported"
+            elif sizes.is_budget():
                 rss_ok = rss <= BUDGET_RSS_MIB
                 if max(walls) <= budget and rss_ok:
                     verdict = "pass"
@@ -579,7 +594,7 @@ def run_publish(ctx: Context) -> Section:
                 best_worst(cpus, ".1f", higher_is_better=False),
                 f"{rss:,.0f}",
                 f"{min(loads):.1f}–{max(loads):.1f}",
-                f"≤ {budget:.0f} s, ≤ {BUDGET_RSS_MIB:,.0f} MiB",
+                "–" if budget is None else f"≤ {budget:g} s, ≤ {BUDGET_RSS_MIB:,.0f} MiB",
                 verdict,
             ]
             rows.append("| " + " | ".join(cells) + " |")
@@ -606,8 +621,12 @@ def run_publish(ctx: Context) -> Section:
             )
             + "the catalog row written directly. "
             + (
-                "“Publish again” is a second publish of the same catalog right after the first "
-                "(an incremental release: delta against the first). "
+                "“Publish again” is a second publish of the same catalog right after the first, nothing "
+                "changed; then 1 % of the products change with direct SQL as in the `changes` benchmark "
+                "(`bench/changes.py`: every 100th product by pk in turn renamed, repriced in every currency or "
+                "moved from one of its nodes to another, each with its `updated_at` moved as the API does) and "
+                "the catalog is published again. Both are incremental (SPEC §10.3): the rows of products whose "
+                "inputs did not change are copied from the release before in SQL. "
                 if republish
                 else ""
             )

@@ -77,7 +77,10 @@ def change_one_percent(url: str) -> int:
                         currencies = {
                             code: {**entry, "amount": entry["amount"] + 100} for code, entry in row.currencies.items()
                         }
-                        conn.execute(update(Price).where(Price.pk == row.pk).values(currencies=currencies))
+                        # updated_at moves as with every price write of the API (publish reads it)
+                        conn.execute(
+                            update(Price).where(Price.pk == row.pk).values(currencies=currencies, updated_at=now)
+                        )
                 else:
                     links = select(NodeProduct.node_pk).where(NodeProduct.product_pk == product_pk)
                     linked = [pk for (pk,) in conn.execute(links)]

@@ -455,6 +455,10 @@ class ReleaseProduct(Base):
     # The winning price copied at publish ({pricebook_id, currencies, sales}); the price fields of the
     # document are computed from it at read time (the active sale depends on the time of the request).
     price: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # A digest of everything the row was rendered from (the product's version, its node links and their
+    # bread crumbs, its custom relationships, its winning price's version): the next publish copies the row
+    # when its digest is the same (SPEC §10.3). NULL in releases published before it existed: never copied.
+    inputs: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 
 class ReleaseNodeProduct(Base):

@@ -7,11 +7,12 @@ so that memory stays flat as catalogs grow: documents are rendered once here and
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -25,11 +26,11 @@ from assortment.db.models import (
     Release,
     ReleaseHierarchy,
     ReleaseNode,
-    ReleaseNodeProduct,
     ReleaseProduct,
     ReleaseRelated,
 )
 from assortment.db.repositories import release_changes as changes_repo
+from assortment.db.repositories import release_reuse as reuse
 from assortment.db.repositories import releases as repo
 from assortment.db.types import utcnow
 from assortment.domain import events
@@ -44,6 +45,10 @@ from assortment.errors import MissingReferences
 RELEASES_KEPT = 3
 MAX_CRUMB_LEVELS = 10
 CHUNK = 5000
+# Part of every product's inputs digest: change it whenever what a product's release row is rendered from, or
+# how, changes (a new document member, another price rule…), so that the next publish renders every product
+# again instead of copying rows rendered the old way.
+RENDERING = "product-row/1"
 
 Progress = Callable[[str, int, int], None]
 
@@ -124,6 +129,7 @@ def publish(
 ) -> Release:
     """Write a new release of the catalog (SPEC §4.2). Everything it reads must come from one snapshot, so
     callers run it with `db.engine.in_snapshot(…, publish_lock_name(catalog_id), …)`."""
+
     def report(stage: str, done: int, total: int) -> None:
         if progress is not None:
             progress(stage, done, total)
@@ -166,44 +172,69 @@ def publish(
     stamp = timestamp(started)
 
     # The tree.
-    tree = _tree(hierarchies, repo.nodes_of_hierarchies(session, [h.pk for h in hierarchies]))
+    hierarchy_pks = [h.pk for h in hierarchies]
+    tree = _tree(hierarchies, repo.nodes_of_hierarchies(session, hierarchy_pks))
     report("nodes", 0, len(tree.nodes))
 
     # Live products linked to those nodes, and the links themselves.
-    links = repo.live_links(session, [h.pk for h in hierarchies], [n.pk for n in tree.nodes])
+    links = reuse.live_links(session, hierarchy_pks)
     products_of_node: dict[int, list[int]] = defaultdict(list)
-    nodes_of_product: dict[int, list[tuple[datetime, int]]] = defaultdict(list)
+    nodes_of_product: dict[int, list[tuple[Any, int]]] = defaultdict(list)
+    in_tree = tree.node_ids  # a node created since the tree was read is not part of it
     for node_pk, product_pk, linked_at in links:
-        products_of_node[node_pk].append(product_pk)
-        nodes_of_product[product_pk].append((linked_at, node_pk))
+        if node_pk in in_tree:
+            products_of_node[node_pk].append(product_pk)
+            nodes_of_product[product_pk].append((linked_at, node_pk))
     del links
-    order_keys = repo.product_order_keys(session, nodes_of_product.keys())
-    # Product lists: most recently updated first, then id.
-    order_keys.sort(key=lambda row: (-row[2].timestamp(), str(row[1])))
-    rank = {pk: position for position, (pk, _, _) in enumerate(order_keys)}
-    product_id_of = {pk: pid for pk, pid, _ in order_keys}
-    del order_keys
+    # Product lists: most recently updated first, then id (the order the query gives).
+    released = [row for row in reuse.released_products(session, hierarchy_pks) if row[0] in nodes_of_product]
+    rank = {pk: position for position, (pk, _, _, _) in enumerate(released)}
+    product_id_of = {pk: pid for pk, pid, _, _ in released}
 
-    # Related products whose both ends are in the release.
-    related_rows, related_slugs = _related(session, release.pk, product_id_of)
-    repo.insert_rows(session, ReleaseRelated, related_rows)
-    related_of: dict[uuid.UUID, list[tuple[str, uuid.UUID]]] = defaultdict(list)
-    for row in related_rows:
-        related_of[row["source_id"]].append((row["slug"], row["target_id"]))
-    del related_rows
+    # Related products whose both ends are in the release, and what each product is rendered from.
+    related_of, related_slugs = _related(session, hierarchy_pks, product_id_of)
+    slugs = reuse.attached_slugs(session, hierarchy_pks)
+    winners = _winning_versions(session, stack, hierarchy_pks)
+    codes = {fmt.code for fmt, _ in currencies}
+    inputs = _inputs(released, nodes_of_product, tree, slugs, related_of, winners)
+    del winners
+
+    # The products whose inputs are those the base release rendered its row from keep that row (SPEC §10.3).
+    base_rows = reuse.base_inputs(session, previous.pk) if previous is not None else {}
+    reusable = previous is not None and _reusable(session, previous, release)
+    kept: list[tuple[uuid.UUID, int]] = []
+    fresh: list[int] = []
+    for pk, pid, _, _ in released:
+        before = base_rows.get(pid) if reusable else None
+        if before is not None and before[1] == inputs[pk]:
+            kept.append((pid, rank[pk]))
+        else:
+            fresh.append(pk)
+    reuse.create_scratch(session)
+    if kept:
+        assert previous is not None and previous.published_at is not None
+        reuse.fill_keep(session, kept)
+        reuse.copy_kept(
+            session,
+            previous.pk,
+            release.pk,
+            (_published_member(timestamp(previous.published_at)), _published_member(stamp)),
+            (_link_prefix(release_base(catalog.id, previous.id)), _link_prefix(base)),
+        )
+    report("products", len(kept), len(released))
     neutral = digests.Neutral.of(base, stamp)
     digest_rows: list[tuple[str, uuid.UUID, bytes]] = []  # what the release serves of each entity
 
-    # Product documents, rendered once.
-    slugs = repo.attached_slugs(session, product_id_of.keys())
-    ordered_pks = sorted(product_id_of, key=rank.__getitem__)
-    done = 0
-    codes = {fmt.code for fmt, _ in currencies}
-    for batch in repo.products_in_chunks(session, ordered_pks, CHUNK):
+    # The other product documents, rendered once.
+    fresh.sort(key=rank.__getitem__)
+    done = len(kept)
+    for batch in repo.products_in_chunks(session, fresh, CHUNK):
         rows = []
+        related_rows: list[dict[str, Any]] = []
         prices = _winning_prices(session, stack, [p.pk for p in batch if p.sku], codes)
         for product in batch:
             crumbs = _bread_crumbs(nodes_of_product[product.pk], tree)
+            related = related_of.get(product.pk, [])
             document = _product_document(
                 product,
                 base,
@@ -215,7 +246,6 @@ def publish(
             )
             encoded = orjson.dumps(document)
             price = prices.get(product.sku) if product.sku else None
-            related = digests.related_part(related_of.get(product.id, ()))
             rows.append(
                 {
                     "release_pk": release.pk,
@@ -230,43 +260,46 @@ def publish(
                     "updated_at": product.updated_at,
                     "document": encoded,
                     "price": price,
+                    "inputs": inputs[product.pk],
                 }
             )
-            digest_rows.append(("product", product.id, digests.product_digest(neutral, encoded, price, related)))
+            related_rows += (
+                {
+                    "release_pk": release.pk,
+                    "source_id": product.id,
+                    "slug": slug,
+                    "position": position,
+                    "target_id": target,
+                }
+                for slug, position, target in related
+            )
+            related_part = digests.related_part([(slug, target) for slug, _, target in related])
+            digest_rows.append(("product", product.id, digests.product_digest(neutral, encoded, price, related_part)))
         repo.insert_rows(session, ReleaseProduct, rows)
+        repo.insert_rows(session, ReleaseRelated, related_rows)
         changes_repo.insert_digests(session, release.pk, digest_rows)
         digest_rows = []
         done += len(rows)
-        report("products", done, len(ordered_pks))
+        report("products", done, len(released))
+    del inputs
 
-    # Node → product order: curated (linked, live) first in curated order, then the product list order.
-    node_rows: list[dict[str, Any]] = []
+    # Node → product order: curated (linked, live) first in curated order, then the product list order;
+    # written in SQL from the links and the positions of the release's products.
+    curated_rows: list[tuple[int, int, int]] = []
     curated_of: dict[int, list[str]] = {}
     for node in tree.nodes:
-        linked = products_of_node.get(node.pk, [])
         wanted = node.curated_products or []
-        linked_ids = {str(product_id_of[pk]): pk for pk in linked} if wanted else {}
+        if not wanted:
+            continue
+        linked_ids = {str(product_id_of[pk]): pk for pk in products_of_node.get(node.pk, [])}
         curated = [c for c in wanted if c in linked_ids]
         curated_of[node.pk] = curated
-        curated_pks = [linked_ids[c] for c in curated]
-        chosen = set(curated_pks)
-        rest = sorted((pk for pk in linked if pk not in chosen), key=rank.__getitem__)
-        for position, pk in enumerate([*curated_pks, *rest]):
-            node_rows.append(
-                {
-                    "release_pk": release.pk,
-                    "node_id": node.id,
-                    "position": position,
-                    "product_id": product_id_of[pk],
-                    "curated": position < len(curated_pks),
-                }
-            )
-        if len(node_rows) >= CHUNK * 4:
-            repo.insert_rows(session, ReleaseNodeProduct, node_rows)
-            node_rows = []
-    repo.insert_rows(session, ReleaseNodeProduct, node_rows)
+        curated_rows += ((node.pk, linked_ids[c], position) for position, c in enumerate(curated))
+    reuse.fill_curated(session, curated_rows)
+    reuse.insert_node_products(session, release.pk, hierarchy_pks)
+    reuse.drop_scratch(session)
 
-    # Node and hierarchy documents.
+    # Node and hierarchy documents (a few thousand: always rendered).
     node_documents = _node_rows(release.pk, tree, base, stamp, products_of_node, curated_of)
     node_of = {n.id: n for n in tree.nodes}
     for row in node_documents:
@@ -285,7 +318,8 @@ def publish(
 
     release.total_products = len(product_id_of)
     release.total_nodes = len(tree.nodes)
-    release.delta = _delta(session, previous, release, export_full_delta)
+    versions = {pid: at for _, pid, _, at in released}
+    release.delta = _delta(versions, {} if export_full_delta else base_rows)
     release.updated_at = utcnow()
     session.flush()
 
@@ -371,35 +405,118 @@ def _pricebook_stack(catalog: Catalog) -> list[dict[str, Any]] | None:
 
 
 def _related(
-    session: Session, release_pk: int, product_id_of: dict[int, uuid.UUID]
-) -> tuple[list[dict[str, Any]], dict[int, list[str]]]:
+    session: Session, hierarchy_pks: list[int], product_id_of: dict[int, uuid.UUID]
+) -> tuple[dict[int, list[tuple[str, int, uuid.UUID]]], dict[int, list[str]]]:
+    """Per source product: its related products in the release as (slug, position, target id), grouped by
+    slug (in the order of each slug's oldest association) in display order; and its slugs in that order."""
     grouped: dict[tuple[int, str], list[tuple[int, int | None, int]]] = defaultdict(list)
-    for source, slug, target, sort_order, pk in repo.active_associations(session, product_id_of.keys()):
-        if target in product_id_of:
+    for source, slug, target, sort_order, pk in reuse.active_associations(session, hierarchy_pks):
+        if source in product_id_of and target in product_id_of:
             grouped[(source, slug)].append((target, sort_order, pk))
-    rows: list[dict[str, Any]] = []
+    related: dict[int, list[tuple[str, int, uuid.UUID]]] = defaultdict(list)
     slugs: dict[int, list[str]] = defaultdict(list)
     for (source, slug), targets in grouped.items():
         targets.sort(key=lambda t: (t[1] is None, t[1] if t[1] is not None else 0, t[2]))
         slugs[source].append(slug)
-        for position, (target, _, _) in enumerate(targets):
-            rows.append(
-                {
-                    "release_pk": release_pk,
-                    "source_id": product_id_of[source],
-                    "slug": slug,
-                    "position": position,
-                    "target_id": product_id_of[target],
-                }
+        related[source] += ((slug, position, product_id_of[target]) for position, (target, _, _) in enumerate(targets))
+    return related, slugs
+
+
+def _winning_versions(
+    session: Session, stack: list[Pricebook], hierarchy_pks: list[int]
+) -> dict[str, tuple[int, int, Any]]:
+    """Per sku of the release's products: (price book pk, price pk, updated_at) of the price that wins it
+    (§9.6.1: the first book of the stack that prices it)."""
+    rank = {book.pk: position for position, book in enumerate(stack)}
+    best: dict[str, tuple[int, int, Any]] = {}
+    for book_pk, sku, price_pk, updated_at in reuse.price_versions(session, list(rank), hierarchy_pks):
+        current = best.get(sku)
+        if current is None or rank[book_pk] < rank[current[0]]:
+            best[sku] = (book_pk, price_pk, updated_at)
+    return best
+
+
+def _inputs(
+    released: list[tuple[int, uuid.UUID, str | None, Any]],
+    nodes_of_product: dict[int, list[tuple[Any, int]]],
+    tree: TreeFacts,
+    slugs: dict[int, list[str]],
+    related: dict[int, list[tuple[str, int, uuid.UUID]]],
+    winners: dict[str, tuple[int, int, Any]],
+) -> dict[int, bytes]:
+    """Per product pk: a digest of everything its release row, digest and related rows are rendered from
+    besides the release's own id and time — its version (updated_at: every change of its fields moves it),
+    its sku, its node links in bread-crumb order with each node's bread crumbs, the custom relationships
+    attached to it, its related products in the release, and the version of its winning price. Equal digests
+    render equal rows, so a product whose digest is the one stored in the base release keeps its row."""
+    node_ids = tree.node_ids
+    node_token = {pk: node_ids[pk] + ">" + ",".join(crumbs) for pk, crumbs in tree.crumbs.items()}
+    result: dict[int, bytes] = {}
+    for pk, _, sku, updated_at in released:
+        links = _crumb_order(nodes_of_product[pk], node_ids)
+        winner = winners.get(sku) if sku else None
+        text = "\n".join(
+            (
+                RENDERING,
+                _version(updated_at),
+                sku or "",
+                "|".join(node_token[node_pk] for _, node_pk in links),
+                ",".join(slugs.get(pk, ())),
+                "|".join(f"{slug},{target}" for slug, _, target in related.get(pk, ())),
+                "" if winner is None else f"{winner[0]},{winner[1]},{_version(winner[2])}",
             )
-    return rows, slugs
+        )
+        result[pk] = hashlib.blake2b(text.encode(), digest_size=16).digest()
+    return result
 
 
-def _bread_crumbs(links: list[tuple[datetime, int]], tree: TreeFacts) -> tuple[list[str], dict[str, list[str]]]:
+def _version(instant: Any) -> str:
+    """An instant read with the driver, as text that changes when it does. (PostgreSQL writes it in the
+    session's time zone: a server whose zone changed renders every product once more, no worse.)"""
+    return str(instant)
+
+
+def _reusable(session: Session, previous: Release, release: Release) -> bool:
+    """Whether the rows of the base release may be copied at all: it is published, has its digests (the
+    copies take them along), and its prices were cut to the same currencies."""
+
+    def codes(entries: list[dict[str, Any]] | None) -> set[str]:
+        return {entry["code"] for entry in entries or []}
+
+    return (
+        previous.status == "PUBLISHED"
+        and previous.published_at is not None
+        and codes(previous.currencies) == codes(release.currencies)
+        and changes_repo.has_digests(session, previous.pk)
+    )
+
+
+def _published_member(stamp: str) -> str:
+    """The `published_at` member as it is written in a stored document."""
+    return f'"published_at":"{stamp}"'
+
+
+def _link_prefix(base: str) -> str:
+    """How every link value of a release's product documents starts: after a key, the release's path.
+    Inside a string value the quotes would be escaped, so this never matches a product's own text."""
+    return f'":"{base}/'
+
+
+def _crumb_order(links: list[tuple[Any, int]], node_ids: dict[int, str]) -> list[tuple[Any, int]]:
+    """A product's (linked_at, node pk) links, most recently linked first, then by node id. The instants are
+    the driver's values (aware datetimes, or SQLite's text): compared, never converted."""
+    if len(links) < 2:
+        return links
+    ordered = sorted(links, key=lambda link: node_ids[link[1]])
+    ordered.sort(key=lambda link: link[0], reverse=True)  # stable: ties keep the node id order
+    return ordered
+
+
+def _bread_crumbs(links: list[tuple[Any, int]], tree: TreeFacts) -> tuple[list[str], dict[str, list[str]]]:
     """bread_crumb_nodes: linked nodes, most recently linked first; bread_crumbs: for each, the ids from
     the hierarchy down to its parent (at most 10, those nearest the root; computed once per node)."""
     node_ids = tree.node_ids
-    ordered = sorted(links, key=lambda link: (-link[0].timestamp(), node_ids[link[1]]))
+    ordered = _crumb_order(links, node_ids)
     crumb_nodes = [node_ids[node_pk] for _, node_pk in ordered]
     crumbs = {node_ids[node_pk]: list(tree.crumbs[node_pk]) for _, node_pk in ordered}
     return crumb_nodes, crumbs
@@ -587,14 +704,22 @@ def _crumb(node_id: uuid.UUID, name: str, slug: str | None) -> dict[str, Any]:
     return crumb
 
 
-def _delta(session: Session, previous: Release | None, release: Release, full: bool) -> bytes:
-    """Products created or updated, and products gone, since the previous release of the catalog."""
-    current = repo.release_product_versions(session, release.pk)
-    before = {} if previous is None or full else repo.release_product_versions(session, previous.pk)
-    entries: list[dict[str, Any]] = [
-        {"delta_type": "createupdate", "id": str(pid), "type": "product", "updated_at": timestamp(at)}
-        for pid, at in current.items()
-        if before.get(pid) != at
-    ]
+def _delta(current: dict[uuid.UUID, Any], before: dict[uuid.UUID, tuple[Any, bytes | None]]) -> bytes:
+    """Products created or updated, and products gone, since the base release (`before`); the updated_at
+    on both sides as the driver returns them (so comparable); `before` empty for a full delta."""
+    entries: list[dict[str, Any]] = []
+    for pid, at in current.items():
+        seen = before.get(pid)
+        if seen is None or seen[0] != at:
+            entries.append(
+                {"delta_type": "createupdate", "id": str(pid), "type": "product", "updated_at": timestamp(_instant(at))}
+            )
     entries += [{"delta_type": "delete", "id": str(pid), "type": "product"} for pid in before if pid not in current]
     return orjson.dumps(entries)
+
+
+def _instant(value: Any) -> datetime:
+    """An updated_at read with the driver (SQLite: naive UTC text) as an aware datetime."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    return datetime.fromisoformat(str(value)).replace(tzinfo=UTC)

@@ -1,0 +1,265 @@
+"""Queries of an incremental publish (SPEC §10.3): what each product of the catalog is rendered from, read
+set-based for the whole catalog, and the statements that copy a base release's rows of unchanged products
+into the new release in SQL (INSERT … SELECT) instead of rendering them again in Python.
+
+The products of a release are the live products linked to a node of the catalog's hierarchies; the reads
+below select them with that subquery rather than with lists of thousands of pks.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection, Sequence
+from typing import Any
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
+
+from assortment.db.models import Association, CustomRelationship, Node, NodeProduct, Product, ProductRelationshipSlot
+from assortment.db.repositories.common import DriverSQL
+
+
+def _released(hierarchy_pks: Collection[int]) -> Select[Any]:
+    """The pks of the live products linked to a node of the hierarchies (the products of the release)."""
+    return (
+        select(NodeProduct.product_pk)
+        .join(Node, Node.pk == NodeProduct.node_pk)
+        .join(Product, Product.pk == NodeProduct.product_pk)
+        .where(Node.hierarchy_pk.in_(list(hierarchy_pks)), Product.status == "live")
+    )
+
+
+def _hierarchy_list(hierarchy_pks: Collection[int]) -> str:
+    return ", ".join(str(int(pk)) for pk in hierarchy_pks)
+
+
+def _fetch(session: Session, statement: str) -> list[Any]:
+    """All rows of a statement without parameters, fetched by the driver's cursor at once (SQLAlchemy's
+    per-row fetching costs more than the query for the hundreds of thousands of rows read here)."""
+    driver = session.connection().connection.driver_connection
+    assert driver is not None
+    cursor = driver.cursor()
+    try:
+        cursor.execute(statement)
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
+
+
+def _uuid(value: Any) -> uuid.UUID:
+    """A UUID as the driver returns it: psycopg gives UUIDs, SQLite the hex text SQLAlchemy's `Uuid` stores."""
+    return value if isinstance(value, uuid.UUID) else uuid.UUID(hex=value)
+
+
+def released_products(session: Session, hierarchy_pks: Collection[int]) -> list[tuple[int, uuid.UUID, str | None, Any]]:
+    """(pk, id, sku, updated_at) of the products of the release, in the order of its product lists: most
+    recently updated first, then by id (the database's uuid order is the order of their text). Read with
+    the driver: `updated_at` is the driver's value (PostgreSQL: an aware datetime; SQLite: the stored text,
+    whose order is the order of the instants), comparable with others read so."""
+    if not hierarchy_pks:
+        return []
+    statement = (
+        "SELECT p.pk, p.id, p.sku, p.updated_at FROM product p WHERE p.status = 'live' AND p.pk IN"
+        " (SELECT np.product_pk FROM node_product np JOIN node n ON n.pk = np.node_pk"
+        f" WHERE n.hierarchy_pk IN ({_hierarchy_list(hierarchy_pks)})) ORDER BY p.updated_at DESC, p.id"
+    )
+    return [(pk, _uuid(pid), sku, at) for pk, pid, sku, at in _fetch(session, statement)]
+
+
+def live_links(session: Session, hierarchy_pks: Collection[int]) -> list[tuple[int, int, Any]]:
+    """(node pk, product pk, linked_at as the driver returns it) of the links of live products to nodes of
+    the hierarchies."""
+    if not hierarchy_pks:
+        return []
+    statement = (
+        "SELECT np.node_pk, np.product_pk, np.linked_at FROM node_product np JOIN node n ON n.pk = np.node_pk"
+        f" JOIN product p ON p.pk = np.product_pk WHERE n.hierarchy_pk IN ({_hierarchy_list(hierarchy_pks)})"
+        " AND p.status = 'live'"
+    )
+    return _fetch(session, statement)
+
+
+def attached_slugs(session: Session, hierarchy_pks: Collection[int]) -> dict[int, list[str]]:
+    """The custom relationships attached to each product of the release, in the order they were attached."""
+    result: dict[int, list[str]] = {}
+    if not hierarchy_pks:
+        return result
+    query = (
+        select(ProductRelationshipSlot.product_pk, CustomRelationship.slug)
+        .join(CustomRelationship, CustomRelationship.pk == ProductRelationshipSlot.relationship_pk)
+        .where(ProductRelationshipSlot.product_pk.in_(_released(hierarchy_pks)))
+        .order_by(ProductRelationshipSlot.attached_at, CustomRelationship.slug)
+    )
+    for pk, slug in session.execute(query):
+        result.setdefault(pk, []).append(slug)
+    return result
+
+
+def active_associations(
+    session: Session, hierarchy_pks: Collection[int]
+) -> list[tuple[int, str, int, int | None, int]]:
+    """(source pk, slug, target pk, sort_order, pk) of the active associations from products of the release
+    (the caller keeps those whose target is in the release too), oldest first."""
+    if not hierarchy_pks:
+        return []
+    query = (
+        select(
+            Association.source_pk,
+            CustomRelationship.slug,
+            Association.target_pk,
+            Association.sort_order,
+            Association.pk,
+        )
+        .join(CustomRelationship, CustomRelationship.pk == Association.relationship_pk)
+        .where(Association.source_pk.in_(_released(hierarchy_pks)), Association.status == "active")
+        .order_by(Association.pk)  # a product's slugs come in the order of their oldest association
+    )
+    return [(s, slug, t, so, pk) for s, slug, t, so, pk in session.execute(query)]
+
+
+def price_versions(
+    session: Session, pricebook_pks: Collection[int], hierarchy_pks: Collection[int]
+) -> list[tuple[int, str, int, Any]]:
+    """(price book pk, sku, price pk, updated_at as the driver returns it) of the prices those books hold for
+    the skus of the release's products: which price wins for a sku, and which version of it, without
+    reading the prices."""
+    if not pricebook_pks or not hierarchy_pks:
+        return []
+    statement = (
+        "SELECT pr.pricebook_pk, pr.sku, pr.pk, pr.updated_at FROM price pr"
+        f" WHERE pr.pricebook_pk IN ({_hierarchy_list(pricebook_pks)}) AND pr.sku IN"
+        " (SELECT p.sku FROM product p WHERE p.status = 'live' AND p.sku IS NOT NULL AND p.pk IN"
+        " (SELECT np.product_pk FROM node_product np JOIN node n ON n.pk = np.node_pk"
+        f" WHERE n.hierarchy_pk IN ({_hierarchy_list(hierarchy_pks)})))"
+    )
+    return _fetch(session, statement)
+
+
+def base_inputs(session: Session, release_pk: int) -> dict[uuid.UUID, tuple[Any, bytes | None]]:
+    """{product id: (updated_at as the driver returns it, inputs digest)} of a release's products."""
+    result: dict[uuid.UUID, tuple[Any, bytes | None]] = {}
+    statement = f"SELECT product_id, updated_at, inputs FROM release_product WHERE release_pk = {int(release_pk)}"
+    for product_id, updated_at, inputs in _fetch(session, statement):
+        result[_uuid(product_id)] = (updated_at, bytes(inputs) if inputs is not None else None)
+    return result
+
+
+# --- copying a base release's rows ----------------------------------------------------------------------
+
+# The products copied from the base release, with their place in the new one. A temporary table: it lives in
+# the publishing transaction's connection and is dropped before the transaction ends.
+KEEP_TABLE = "publish_keep"
+CURATED_TABLE = "publish_curated"
+
+
+def create_scratch(session: Session) -> None:
+    connection = session.connection()
+    uuid_type = "uuid" if connection.dialect.name == "postgresql" else "CHAR(32)"
+    for statement in (
+        f"DROP TABLE IF EXISTS {KEEP_TABLE}",
+        f"DROP TABLE IF EXISTS {CURATED_TABLE}",
+        f"CREATE TEMPORARY TABLE {KEEP_TABLE} (product_id {uuid_type} PRIMARY KEY, position INTEGER NOT NULL)",
+        f"CREATE TEMPORARY TABLE {CURATED_TABLE} (node_pk INTEGER NOT NULL, product_pk INTEGER NOT NULL,"
+        " rank INTEGER NOT NULL, PRIMARY KEY (node_pk, product_pk))",
+    ):
+        connection.exec_driver_sql(statement)
+
+
+def drop_scratch(session: Session) -> None:
+    connection = session.connection()
+    connection.exec_driver_sql(f"DROP TABLE IF EXISTS {KEEP_TABLE}")
+    connection.exec_driver_sql(f"DROP TABLE IF EXISTS {CURATED_TABLE}")
+
+
+def fill_keep(session: Session, rows: Sequence[tuple[uuid.UUID, int]]) -> None:
+    """(product id, position in the new release) of the products whose rows are copied."""
+    if not rows:
+        return
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        # Two arrays in one statement, written as array literals: a round trip per row, COPY's per-row
+        # Python cost or the driver's adaptation of every element would be most of an incremental publish.
+        connection.exec_driver_sql(
+            f"INSERT INTO {KEEP_TABLE} (product_id, position) SELECT * FROM unnest(%s::uuid[], %s::int[])",
+            (
+                "{" + ",".join(str(pid) for pid, _ in rows) + "}",
+                "{" + ",".join(str(position) for _, position in rows) + "}",
+            ),
+        )
+        connection.exec_driver_sql(f"ANALYZE {KEEP_TABLE}")
+        return
+    connection.exec_driver_sql(
+        f"INSERT INTO {KEEP_TABLE} (product_id, position) VALUES (?, ?)",
+        [(pid.hex, position) for pid, position in rows],
+    )
+
+
+def fill_curated(session: Session, rows: Sequence[tuple[int, int, int]]) -> None:
+    """(node pk, product pk, rank) of the curated products of each node that are linked to it."""
+    if not rows:
+        return
+    connection = session.connection()
+    placeholder = "%s" if connection.dialect.name == "postgresql" else "?"
+    connection.exec_driver_sql(
+        f"INSERT INTO {CURATED_TABLE} (node_pk, product_pk, rank) VALUES ({placeholder}, {placeholder}, {placeholder})",
+        list(rows),
+    )
+
+
+def _document_rewrite(dialect: str) -> str:
+    """The SQL expression turning a base document into the new release's: its `published_at` and the start
+    of its links replaced (the four parameters: old, new `published_at` member; old, new link prefix)."""
+    if dialect == "postgresql":
+        return "convert_to(replace(replace(convert_from(b.document, 'UTF8'), %s, %s), %s, %s), 'UTF8')"
+    return "CAST(replace(replace(CAST(b.document AS TEXT), %s, %s), %s, %s) AS BLOB)"
+
+
+def copy_kept(
+    session: Session,
+    base_pk: int,
+    release_pk: int,
+    published_at: tuple[str, str],
+    link_prefix: tuple[str, str],
+) -> None:
+    """Copy the base release's product rows, digests and related products of the products in the keep
+    table into the new release: documents with their `published_at` and link prefix rewritten, positions
+    from the keep table, everything else as it is."""
+    dialect = session.connection().dialect.name
+    products = DriverSQL(
+        "INSERT INTO release_product (release_pk, product_id, position, name, sku, slug, upc_ean, mpn, tags,"
+        " updated_at, document, price, inputs)"
+        " SELECT %s, b.product_id, k.position, b.name, b.sku, b.slug, b.upc_ean, b.mpn, b.tags, b.updated_at, "
+        + _document_rewrite(dialect)
+        + ", b.price, b.inputs"
+        f" FROM release_product b JOIN {KEEP_TABLE} k ON k.product_id = b.product_id WHERE b.release_pk = %s"
+    )
+    products.run(session, release_pk, *published_at, *link_prefix, base_pk)
+    DriverSQL(
+        "INSERT INTO release_digest (release_pk, entity_type, entity_id, digest)"
+        " SELECT %s, d.entity_type, d.entity_id, d.digest"
+        f" FROM release_digest d JOIN {KEEP_TABLE} k ON k.product_id = d.entity_id"
+        " WHERE d.release_pk = %s AND d.entity_type = 'product'"
+    ).run(session, release_pk, base_pk)
+    DriverSQL(
+        "INSERT INTO release_related (release_pk, source_id, slug, position, target_id)"
+        " SELECT %s, r.source_id, r.slug, r.position, r.target_id"
+        f" FROM release_related r JOIN {KEEP_TABLE} k ON k.product_id = r.source_id WHERE r.release_pk = %s"
+    ).run(session, release_pk, base_pk)
+
+
+def insert_node_products(session: Session, release_pk: int, hierarchy_pks: Collection[int]) -> None:
+    """Every node's products in display order (SPEC §4.3), from the links and the positions of the new
+    release's products: the curated table's products first, in their rank, then by product position."""
+    if not hierarchy_pks:
+        return
+    hierarchies = _hierarchy_list(hierarchy_pks)
+    DriverSQL(
+        "INSERT INTO release_node_product (release_pk, node_id, position, product_id, curated)"
+        " SELECT %s, n.id,"
+        " row_number() OVER (PARTITION BY np.node_pk ORDER BY c.rank IS NULL, c.rank, rp.position) - 1,"
+        " rp.product_id, c.rank IS NOT NULL"
+        " FROM node_product np JOIN node n ON n.pk = np.node_pk JOIN product p ON p.pk = np.product_pk"
+        " JOIN release_product rp ON rp.release_pk = %s AND rp.product_id = p.id"
+        f" LEFT JOIN {CURATED_TABLE} c ON c.node_pk = np.node_pk AND c.product_pk = np.product_pk"
+        f" WHERE n.hierarchy_pk IN ({hierarchies})"
+    ).run(session, release_pk, release_pk)
