@@ -137,11 +137,8 @@ ShopperDep = Annotated[Principal, Depends(any_principal)]
 _CALLS = "_assortment_dependency_calls"  # where a route keeps the set, computed on its first request
 
 
-def _route_needs(request: Request, dependency: Any) -> bool:
-    """Whether the matched route depends on `dependency`, directly or through other dependencies."""
-    route = request.scope.get("route")
-    if route is None:
-        return False
+def route_depends_on(route: Any, dependency: Any) -> bool:
+    """Whether a route depends on `dependency`, directly or through other dependencies."""
     calls: frozenset[Any] | None = getattr(route, _CALLS, None)
     if calls is None:
         found: set[Any] = set()
@@ -154,6 +151,12 @@ def _route_needs(request: Request, dependency: Any) -> bool:
         calls = frozenset(found)
         setattr(route, _CALLS, calls)
     return dependency in calls
+
+
+def _route_needs(request: Request, dependency: Any) -> bool:
+    """Whether the matched route depends on `dependency`."""
+    route = request.scope.get("route")
+    return route is not None and route_depends_on(route, dependency)
 
 
 def authenticate_for_route(request: Request) -> None:

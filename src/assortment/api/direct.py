@@ -37,7 +37,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from assortment.api import catalogs, hierarchies, products, shopper
 from assortment.api.bearer import Tokens
-from assortment.api.deps import admin_principal, check_admin, filter_terms, paging
+from assortment.api.deps import admin_principal, check_admin, filter_terms, paging, route_depends_on
 from assortment.api.middleware import REQUEST_ID_HEADER, has_nul, request_id_for
 from assortment.domain.tenancy import Principal
 
@@ -90,17 +90,6 @@ def routes_in_order(routes: list[Any], prefix: str = "") -> Iterator[tuple[str, 
             yield prefix + route.path, route
 
 
-def _needs_admin(route: Any) -> bool:
-    found: set[Any] = set()
-    pending = [getattr(route, "dependant", None)]
-    while pending:
-        dependant = pending.pop()
-        if dependant is not None:
-            found.add(dependant.call)
-            pending.extend(dependant.dependencies)
-    return admin_principal in found
-
-
 def direct_routes(routes: list[Any]) -> list[DirectRoute]:
     table: list[DirectRoute] = []
     earlier: list[re.Pattern[str]] = []
@@ -113,7 +102,8 @@ def direct_routes(routes: list[Any]) -> list[DirectRoute]:
             names = tuple(inspect.signature(endpoint).parameters)
             path_names = set(regex.groupindex)
             if all(name in BUILT or name in path_names for name in names):
-                table.append(DirectRoute(regex, endpoint, names, _needs_admin(route), tuple(earlier)))
+                admin = route_depends_on(route, admin_principal)
+                table.append(DirectRoute(regex, endpoint, names, admin, tuple(earlier)))
         earlier.append(regex)
     return table
 
