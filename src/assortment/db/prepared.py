@@ -22,6 +22,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, Select, Uuid
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
 
 from assortment.db.types import JSONDocument, UTCDateTime
 from assortment.domain.formats import timestamp
@@ -140,14 +141,30 @@ class Prepared:
             for name, value in (params.items() if not compiled.fixed else {**compiled.fixed, **params}.items())
         }
         arguments: Any = bound if compiled.names is None else tuple(bound[name] for name in compiled.names)
-        driver = connection.connection.driver_connection
+        fairy = connection.connection
+        driver = fairy.driver_connection
         assert driver is not None
-        cursor = driver.cursor()
         try:
-            cursor.execute(compiled.sql, arguments)
-            fetched = cursor.fetchall()
-        finally:
-            cursor.close()
+            cursor = driver.cursor()
+            try:
+                cursor.execute(compiled.sql, arguments)
+                fetched = cursor.fetchall()
+            finally:
+                cursor.close()
+        except dialect.loaded_dbapi.Error as failed:
+            # As SQLAlchemy would report it (the handlers know its errors: a lost database is a 503), and a
+            # connection the database dropped is marked invalid, so that its holder opens a new one.
+            disconnected = dialect.is_disconnect(failed, fairy.dbapi_connection, None)
+            if disconnected:
+                connection.invalidate(failed)
+            raise DBAPIError.instance(
+                compiled.sql,
+                arguments,
+                failed,
+                dialect.loaded_dbapi.Error,
+                connection_invalidated=disconnected,
+                dialect=dialect,
+            ) from failed
         decoders = compiled.decoders
         result = []
         for raw in fetched:
