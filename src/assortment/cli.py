@@ -16,7 +16,6 @@ from sqlalchemy import func, select
 
 from assortment.config import Settings
 from assortment.db.engine import begin_write, in_snapshot, make_engine, make_session_factory
-from assortment.db.migrate import upgrade
 from assortment.db.models import ApiKey
 from assortment.domain import auth
 from assortment.domain.bulk_load import ImportReport
@@ -49,6 +48,8 @@ def _fail(message: str) -> typer.Exit:
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply every pending migration to ASSORTMENT_DATABASE_URL."""
+    from assortment.db.migrate import upgrade  # Alembic: only the commands that migrate load it
+
     upgrade(Settings())
     err.print("database is up to date")
 
@@ -65,6 +66,7 @@ def db_copy(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from assortment.db.copy import NotAtHead, TargetNotEmpty, copy_database
+    from assortment.db.migrate import upgrade
 
     source_settings = Settings()
     target_settings = Settings(database_url=to)
@@ -199,9 +201,7 @@ def users_create(
     try:
         with sessions() as session:
             begin_write(session)
-            user = users.create_user(
-                session, email, role, password, store_id=store_id, organization=organization
-            )
+            user = users.create_user(session, email, role, password, store_id=store_id, organization=organization)
             session.commit()
     except DomainError as exc:
         raise _fail(str(exc.detail)) from exc
@@ -355,7 +355,7 @@ def catalogs_publish(
     from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
     from sqlalchemy.orm import Session
 
-    from assortment.api import events as _renders_event_payloads  # noqa: F401  (catalog-release.created)
+    from assortment.api import catalog_documents as _renders_releases  # noqa: F401  (catalog-release.created)
     from assortment.db.models import Release
     from assortment.domain.publish import publish, publish_lock_name
     from assortment.domain.tenancy import Principal
@@ -518,6 +518,8 @@ def serve(
     import tempfile
 
     import uvicorn
+
+    from assortment.db.migrate import upgrade
 
     settings = Settings()
     if settings.is_sqlite:

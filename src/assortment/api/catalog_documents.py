@@ -11,6 +11,7 @@ from starlette.responses import Response
 
 from assortment.api.jsonapi import page_links
 from assortment.db.models import Catalog, Release
+from assortment.domain import events
 from assortment.domain.formats import timestamp
 from assortment.domain.paging import Page
 from assortment.domain.publish import release_base
@@ -142,3 +143,13 @@ def render_release(catalog: Catalog, release: Release) -> dict[str, Any]:
         },
         "links": {"self": base},
     }
+
+
+def _release_event(_session: Any, catalog_and_release: tuple[Catalog, Release]) -> dict[str, Any]:
+    catalog, release = catalog_and_release
+    return {"data": render_release(catalog, release)}
+
+
+# A release's events carry it as its GET renders it. Registered here rather than with the other renderers in
+# api/events.py, so that `assortment catalogs publish` loads this module only, not every router (≈ 0.8 s).
+events.register_renderer("catalog-release", _release_event)

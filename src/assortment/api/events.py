@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
-from assortment.api.catalog_documents import render_release
+from assortment.api import catalog_documents as _renders_releases  # noqa: F401  (catalog-release)
 from assortment.api.catalog_rules import render_rule
 from assortment.api.custom_relationships import render_definition
 from assortment.api.deps import AdminDep, FilterDep, SessionDep
@@ -46,15 +46,9 @@ def _node(session: Session, node: Any) -> dict[str, Any]:
     return {"data": render_node(HierarchyService(session, _NOBODY).describe([node])[0])}
 
 
-def _release(_session: Session, catalog_and_release: Any) -> dict[str, Any]:
-    catalog, release = catalog_and_release
-    return {"data": render_release(catalog, release)}
-
-
 events.register_renderer("product", _product, new=render_product)
 events.register_renderer("hierarchy", _hierarchy)
 events.register_renderer("node", _node)
-events.register_renderer("catalog-release", _release)
 events.register_renderer("custom-relationship", lambda _s, definition: {"data": render_definition(definition)})
 events.register_renderer("catalog-rule", lambda _s, service_and_rule: {"data": render_rule(*service_and_rule)})
 events.register_renderer("currency", lambda _s, currency: {"data": render_currency(currency)})
