@@ -26,8 +26,6 @@ from assortment.db.models import (
     Release,
     ReleaseHierarchy,
     ReleaseNode,
-    ReleaseProduct,
-    ReleaseRelated,
 )
 from assortment.db.repositories import release_changes as changes_repo
 from assortment.db.repositories import release_reuse as reuse
@@ -223,63 +221,65 @@ def publish(
         )
     report("products", len(kept), len(released))
     neutral = digests.Neutral.of(base, stamp)
-    digest_rows: list[tuple[str, uuid.UUID, bytes]] = []  # what the release serves of each entity
+    digest_rows: list[tuple[str, uuid.UUID, bytes]] = []  # what the release serves of each node and hierarchy
 
     # The other product documents, rendered once.
     fresh.sort(key=rank.__getitem__)
     done = len(kept)
-    for batch in repo.products_in_chunks(session, fresh, CHUNK):
-        rows = []
-        related_rows: list[dict[str, Any]] = []
-        prices = _winning_prices(session, stack, [p.pk for p in batch if p.sku], codes)
-        for product in batch:
-            crumbs = _bread_crumbs(nodes_of_product[product.pk], tree)
-            related = related_of.get(product.pk, [])
-            document = _product_document(
-                product,
-                base,
-                stamp,
-                catalog.id,
-                slugs.get(product.pk, []),
-                related_slugs.get(product.pk),
-                crumbs,
-            )
-            encoded = orjson.dumps(document)
-            price = prices.get(product.sku) if product.sku else None
-            rows.append(
-                {
-                    "release_pk": release.pk,
-                    "product_id": product.id,
-                    "position": rank[product.pk],
-                    "name": product.name,
-                    "sku": product.sku,
-                    "slug": product.slug,
-                    "upc_ean": product.upc_ean,
-                    "mpn": product.mpn,
-                    "tags": product.tags,
-                    "updated_at": product.updated_at,
-                    "document": encoded,
-                    "price": price,
-                    "inputs": inputs[product.pk],
-                }
-            )
-            related_rows += (
-                {
-                    "release_pk": release.pk,
-                    "source_id": product.id,
-                    "slug": slug,
-                    "position": position,
-                    "target_id": target,
-                }
-                for slug, position, target in related
-            )
-            related_part = digests.related_part([(slug, target) for slug, _, target in related])
-            digest_rows.append(("product", product.id, digests.product_digest(neutral, encoded, price, related_part)))
-        repo.insert_rows(session, ReleaseProduct, rows)
-        repo.insert_rows(session, ReleaseRelated, related_rows)
-        changes_repo.insert_digests(session, release.pk, digest_rows)
-        digest_rows = []
-        done += len(rows)
+    release_pk = release.pk
+    for batch in reuse.products_in_chunks(session, fresh, CHUNK):
+        related_rows: list[tuple[int, uuid.UUID, str, int, uuid.UUID]] = []
+        product_digests: list[tuple[int, str, uuid.UUID, bytes]] = []  # what the release serves of each
+        prices = _winning_prices(session, stack, batch, codes)
+        # Rendered into the open COPY: the database stores each row while the next ones are rendered.
+        with reuse.product_writer(session) as writer:
+            write = writer.write
+            for product in batch:
+                crumbs = _bread_crumbs(nodes_of_product[product.pk], tree)
+                related = related_of.get(product.pk, [])
+                document = _product_document(
+                    product,
+                    base,
+                    stamp,
+                    catalog.id,
+                    slugs.get(product.pk, []),
+                    related_slugs.get(product.pk),
+                    crumbs,
+                )
+                encoded = orjson.dumps(document)
+                price = prices.get(product.sku) if product.sku else None
+                write(
+                    (
+                        release_pk,
+                        product.id,
+                        rank[product.pk],
+                        product.name,
+                        product.sku,
+                        product.slug,
+                        product.upc_ean,
+                        product.mpn,
+                        product.tags,
+                        product.updated_at,
+                        encoded,
+                        price,
+                        inputs[product.pk],
+                    )
+                )
+                if related:
+                    related_rows += (
+                        (release_pk, product.id, slug, position, target) for slug, position, target in related
+                    )
+                related_part = digests.related_part([(slug, target) for slug, _, target in related])
+                product_digests.append(
+                    (release_pk, "product", product.id, digests.product_digest(neutral, encoded, price, related_part))
+                )
+        with reuse.related_writer(session) as writer:
+            for related_row in related_rows:
+                writer.write(related_row)
+        with reuse.digest_writer(session) as writer:
+            for digest_row in product_digests:
+                writer.write(digest_row)
+        done += len(batch)
         report("products", done, len(released))
     del inputs
 
@@ -363,16 +363,14 @@ def _pricebooks_in_order(session: Session, principal: Principal, catalog: Catalo
     return [found[pid] for pid in parsed.values() if pid is not None]
 
 
-def _winning_prices(
-    session: Session, stack: list[Pricebook], product_pks: list[int], codes: set[str]
-) -> dict[str, bytes]:
+def _winning_prices(session: Session, stack: list[Pricebook], products: list[Any], codes: set[str]) -> dict[str, bytes]:
     """§9.6.1: per sku (of those products), the whole price of the first book in the stack that prices it,
     without the currencies the release does not carry and without bundle-only sales."""
-    if not stack or not product_pks:
+    if not stack or not products:
         return {}
     rank = {book.pk: position for position, book in enumerate(stack)}
     best: dict[str, tuple[int, str, str | None]] = {}
-    for pricebook_pk, sku, base, sales in repo.prices_for(session, list(rank), product_pks):
+    for pricebook_pk, sku, base, sales in reuse.prices_for(session, list(rank), products):
         current = best.get(sku)
         if current is None or rank[pricebook_pk] < current[0]:
             best[sku] = (rank[pricebook_pk], base, sales)
