@@ -14,6 +14,7 @@ from bench.growth import (
     Point,
     growth_sentence,
     judged,
+    million_verdicts,
     parse_sizes,
     scaled_sizes,
     sizes_wanted,
@@ -67,6 +68,26 @@ def test_the_verdict_is_computed_from_the_figures() -> None:
     assert "products^2.00 (**worse than linear**)" in sentence
     assert sentence.startswith("PostgreSQL")
     assert "no growth exponent" in growth_sentence("sqlite", linear[:1])
+
+
+def test_the_republish_is_judged_by_its_share_of_the_first_publish() -> None:
+    points = [point(1_000, 1.0, 100.0), point(10_000, 4.0, 110.0), point(100_000, 20.0, 150.0)]
+    for p, again in zip(points, (0.8, 1.2, 3.0), strict=True):
+        p.republishes.append(Measured(again, 0, 100.0, "", {"cpu_seconds": again / 2, "load": 0.0}))
+    sentence = growth_sentence("postgresql", points)
+    assert "costs 15% of the first publish's wall time and 8% of its CPU at 100,000 products" in sentence
+    assert "its wall time growing as products^0.29." in sentence
+    assert "republish" not in growth_sentence("postgresql", [point(1_000, 1.0, 100.0), point(10_000, 4.0, 110.0)])
+
+
+def test_a_million_products_have_their_own_budget() -> None:
+    assert million_verdicts({"postgresql": [point(100_000, 20.0, 300.0)]}) == []
+    within, slow = point(MILLION, 110.0, 900.0), point(MILLION, 130.0, 900.0)
+    lines = million_verdicts({"postgresql": [within], "sqlite": [slow]})
+    assert lines[1].startswith("PostgreSQL, 1,000,000 products: publish 110.0 s wall, peak RSS 900 MiB")
+    assert lines[1].endswith("**pass**") and lines[2].endswith("**fail**")
+    heavy = point(MILLION, 100.0, 1_500.0)
+    assert million_verdicts({"postgresql": [heavy]})[-1].endswith("**fail**")
 
 
 def test_the_plot_is_a_png(tmp_path: Path) -> None:
