@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from tests.catalogs import (
     ids,
@@ -607,6 +608,50 @@ def test_releases_are_snapshots_of_prices_books_and_formats(shop: Shop) -> None:
     assert api.delete(f"/pcm/pricebooks/{book}").status_code == 204
     assert shop.doc(catalog, "p", release=first)["attributes"]["price"] == {"USD": pair(100), "EUR": pair(123450)}
     assert shop.doc(catalog, "p")["meta"]["pricebook_id"] == book
+
+
+def test_a_format_change_alone_reaches_the_next_release(shop: Shop) -> None:
+    """Display figures are rendered at publish (issue 17); a release whose rows could be copied from the one
+    before still shows the formats of its own snapshot, on the product and on the node's page."""
+    api = shop.api
+    book = make_book(api, "Book")
+    add_price(api, book, "P", {"USD": base(123450, min_2=100000), "EUR": base(99)})
+    shop.product("p", "P")
+    catalog = shop.catalog(pricebook_id=book)
+    first = publish(api, catalog)["id"]
+    assert shop.doc(catalog, "p")["meta"]["display_price"] == shown(123450, "USD", "$1,234.50", 1234.5)
+
+    set_currency(api, "USD", format="US$ {price}", thousand_separator="'", decimal_point=",")
+    publish(api, catalog)
+    doc = shop.doc(catalog, "p")
+    assert doc["meta"]["display_price"] == shown(123450, "USD", "US$ 1'234,50", 1234.5)
+    assert doc["meta"]["tiers"] == {"min_2": {"display_price": shown(100000, "USD", "US$ 1'000,00", 1000.0)}}
+    page = shop.api.get(f"{view_url(catalog)}/nodes/{shop.node}/relationships/products").json()["data"]
+    assert [d["meta"]["display_price"] for d in page] == [doc["meta"]["display_price"]]
+    assert shop.doc(catalog, "p", currency="EUR")["meta"]["display_price"] == shown(99, "EUR", "€0,99", 0.99)
+    old = shop.doc(catalog, "p", release=first)
+    assert old["meta"]["display_price"] == shown(123450, "USD", "$1,234.50", 1234.5)
+
+
+def test_publish_renders_the_price_fields_of_rows_without_sales(shop: Shop, db: Database) -> None:
+    """Every priced row without a sale carries its price's additions for each display currency, rendered
+    at publish, so reads do not compute them; a row with a sale (its fields depend on the time of the read)
+    and an unpriced row carry none."""
+    api = shop.api
+    book = make_book(api, "Book")
+    add_price(api, book, "PLAIN", {"USD": base(100), "JPY": base(15)})
+    add_price(api, book, "SALE", {"USD": base(100)}, sales={"s": {"currencies": {"USD": base(50)}}})
+    for sku in ("PLAIN", "SALE", None):
+        shop.product(sku or "unpriced", sku)
+    catalog = shop.catalog(pricebook_id=book)
+    publish(api, catalog)
+    with db.engine.connect() as conn:
+        rows = conn.execute(text("SELECT sku, price_parts FROM release_product")).all()
+    parts = {sku: value for sku, value in rows}
+    assert parts["SALE"] is None and parts[None] is None
+    pieces = bytes(parts["PLAIN"]).split(b"\x00")
+    assert pieces[1::2] == [b"USD", b"GBP", b"CAD", b"EUR", b"JPY"]  # the default first, then the rest
+    assert b'"formatted":"\xc2\xa515"' in pieces[pieces.index(b"JPY") + 1]
 
 
 def test_bundle_sales_are_never_applied(shop: Shop) -> None:

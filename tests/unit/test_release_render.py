@@ -8,6 +8,7 @@ byte, and the page's `valid_until` must be the earliest sale boundary after the 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,7 +18,7 @@ from hypothesis import strategies as st
 
 from assortment.domain.formats import timestamp
 from assortment.domain.price_rules import CurrencyFormat, next_boundary
-from assortment.domain.release_render import RowRenderer
+from assortment.domain.release_render import ADDED_KEYS, ATTRIBUTES_END, META_START, RowRenderer, price_parts
 from assortment.domain.releases import Pricing, render_product_row
 
 NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
@@ -162,3 +163,67 @@ def test_a_plain_price_is_spliced_without_decoding_the_document() -> None:
             },
         },
     }
+
+
+@st.composite
+def release_currencies(draw: Any) -> list[CurrencyFormat]:
+    """A release's display currencies: distinct codes, each with some format."""
+    codes = draw(st.lists(st.sampled_from([*CODES, "CHF"]), min_size=1, max_size=5, unique=True))
+    return [replace(draw(currency_formats), code=code) for code in codes]
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    document=documents(),
+    price=st.none() | prices(),
+    curated=st.booleans(),
+    formats=release_currencies(),
+    pick=st.integers(0, 4),
+    hours=st.integers(-50, 100),
+)
+def test_price_parts_rendered_at_publish_give_the_general_bytes(
+    document: dict[str, Any],
+    price: dict[str, Any] | None,
+    curated: bool,
+    formats: list[CurrencyFormat],
+    pick: int,
+    hours: int,
+) -> None:
+    """The parts publish renders for every display currency of a release, spliced at read time, give what
+    the general rendering gives in each of them — and exist exactly for a price without sales in a document
+    the splice can take, so no time-dependent field is ever frozen at publish."""
+    now = NOW + timedelta(hours=hours)
+    stored = orjson.dumps(document)
+    stored_price = None if price is None else orjson.dumps(price)
+    parts = price_parts(stored, stored_price, formats)
+    spliceable = (
+        stored.count(ATTRIBUTES_END) == 1
+        and stored.count(META_START) == 1
+        and not stored.endswith(b"{}}")
+        and ADDED_KEYS.search(stored) is None
+    )
+    assert (parts is not None) == (price is not None and not price.get("sales") and spliceable)
+    display = formats[pick % len(formats)]
+    renderer = RowRenderer(display, now)
+    fast = renderer.row(stored, stored_price, curated, parts)
+    assert fast == render_product_row(stored, stored_price, curated, Pricing(display, now))
+
+
+def test_price_parts_hold_every_display_currency_and_are_used() -> None:
+    """Parts name each currency once; a read splices them without looking at the price (a price that
+    disagrees with its parts shows the parts), and a currency the parts lack falls back to the price."""
+    document = orjson.dumps(
+        {"type": "product", "id": "p", "attributes": {"name": "Mug"}, "relationships": {}, "meta": {"a": 1}}
+    )
+    price = orjson.dumps({"pricebook_id": "b", "currencies": {"USD": {"amount": 100}, "EUR": {"amount": 90}}})
+    usd = CurrencyFormat("USD", "${price}", ".", ",", 2)
+    eur = CurrencyFormat("EUR", "{price} €", ",", ".", 2)
+    parts = price_parts(document, price, [usd, eur])
+    assert parts is not None and parts.split(b"\x00")[1::2] == [b"USD", b"EUR"]
+    other = orjson.dumps({"pricebook_id": "b", "currencies": {"USD": {"amount": 1}}})
+    row = orjson.loads(RowRenderer(eur, NOW).row(document, other, False, parts))
+    assert row["meta"]["display_price"]["with_tax"]["formatted"] == "0,90 €"
+    gbp = CurrencyFormat("GBP", "£{price}", ".", ",", 2)
+    row = orjson.loads(RowRenderer(gbp, NOW).row(document, other, False, parts))
+    assert row["attributes"]["price"] == {"USD": {"amount": 1, "includes_tax": False}}
+    assert price_parts(document, orjson.dumps({**orjson.loads(price), "sales": {"s": {}}}), [usd]) is None

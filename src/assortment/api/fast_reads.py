@@ -209,7 +209,7 @@ class FastReads:
         rows = self.versions.fetch(repo.FAST_NODE_PRODUCTS_PAGE, release.pk, node_id, paging.limit, paging.offset)
         if not rows and paging.offset < total:  # the release went away in between
             return None
-        items = renderer.rows([(row[0], row[1], bool(row[2])) for row in rows])
+        items = renderer.rows([(row[0], row[1], bool(row[2]), row[3]) for row in rows])
         return document_page(Request({**scope, "app": self.owner}), Page(items, total, paging), rebase=rebase)
 
     def _product(
@@ -218,7 +218,7 @@ class FastReads:
         rows = self.versions.fetch(repo.FAST_PRODUCT_ROW, release.pk, product_id)
         if not rows:
             return None
-        return single_document(renderer.row(rows[0][0], rows[0][1], False), rebase=rebase)
+        return single_document(renderer.row(rows[0][0], rows[0][1], False, rows[0][2]), rebase=rebase)
 
     async def _learn(self, scope: Scope, receive: Receive, send: Send, match: re.Match[str] | None) -> None:
         """Let the framework answer; after a success, remember the release it resolved (for this reference

@@ -459,6 +459,9 @@ class ReleaseProduct(Base):
     # bread crumbs, its custom relationships, its winning price's version): the next publish copies the row
     # when its digest is the same (SPEC §10.3). NULL in releases published before it existed: never copied.
     inputs: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # The price's additions to the document rendered at publish for every display currency of the release
+    # (`release_render.price_parts`): NULL when the price has sales, or there is no price (issue 17).
+    price_parts: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 
 class ReleaseNodeProduct(Base):

@@ -66,7 +66,7 @@ class ReleaseVersions:
                         converted = tuple(p.hex if isinstance(p, uuid.UUID) else p for p in params)
                         cursor.execute(statement.qmark, converted)
                     else:
-                        cursor.execute(statement.pyformat, params)
+                        cursor.execute(statement.pyformat, params, binary=True)  # bytea as it is, not hex
                     rows: list[tuple[Any, ...]] = cursor.fetchall()
                     return rows
                 finally:

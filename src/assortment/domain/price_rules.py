@@ -36,6 +36,24 @@ class CurrencyFormat:
 DEFAULT_CURRENCY = CurrencyFormat("USD", "${price}", ".", ",", 2)
 
 
+def snapshot_formats(snapshot: list[dict[str, Any]] | None) -> list[CurrencyFormat]:
+    """The currencies a release can display (its snapshot of the store's currencies), the default first;
+    the default currency alone for a release without one."""
+    if not snapshot:
+        return [DEFAULT_CURRENCY]
+    default = next((c for c in snapshot if c.get("default")), snapshot[0])
+    return [
+        CurrencyFormat(
+            code=c["code"],
+            format=c["format"],
+            decimal_point=c["decimal_point"],
+            thousand_separator=c["thousand_separator"],
+            decimal_places=c["decimal_places"],
+        )
+        for c in [default, *(c for c in snapshot if c is not default)]
+    ]
+
+
 def format_amount(amount: int, currency: CurrencyFormat) -> str:
     """§9.1: integer arithmetic only. USD 123456789 → $1,234,567.89; JPY 1500 → ¥1,500."""
     places = currency.decimal_places

@@ -35,8 +35,10 @@ from assortment.domain import events
 from assortment.domain import release_digests as digests
 from assortment.domain.catalogs import CatalogService
 from assortment.domain.formats import timestamp
+from assortment.domain.price_rules import snapshot_formats
 from assortment.domain.prices import CurrencyService
 from assortment.domain.products import parse_id
+from assortment.domain.release_render import price_parts
 from assortment.domain.tenancy import Principal
 from assortment.errors import MissingReferences
 
@@ -46,7 +48,7 @@ CHUNK = 5000
 # Part of every product's inputs digest: change it whenever what a product's release row is rendered from, or
 # how, changes (a new document member, another price rule…), so that the next publish renders every product
 # again instead of copying rows rendered the old way.
-RENDERING = "product-row/1"
+RENDERING = "product-row/2"  # 2: price parts (issue 17)
 
 Progress = Callable[[str, int, int], None]
 
@@ -223,7 +225,8 @@ def publish(
     neutral = digests.Neutral.of(base, stamp)
     digest_rows: list[tuple[str, uuid.UUID, bytes]] = []  # what the release serves of each node and hierarchy
 
-    # The other product documents, rendered once.
+    # The other product documents, rendered once, with their price's additions for every display currency.
+    formats = snapshot_formats(release.currencies)
     fresh.sort(key=rank.__getitem__)
     done = len(kept)
     release_pk = release.pk
@@ -262,6 +265,7 @@ def publish(
                         product.updated_at,
                         encoded,
                         price,
+                        price_parts(encoded, price, formats),
                         inputs[product.pk],
                     )
                 )
@@ -333,6 +337,7 @@ def publish(
     repo.delete_releases(session, doomed)
     repo.releases_changed(session, catalog.pk)  # `latest` moves when this transaction commits (§12.4)
     session.flush()
+    repo.refresh_statistics(session)
     events.record(session, principal, "catalog-release.created", (catalog, release), release.id, catalog.scope_id)
     for release_id in gone:  # what retention deleted is deleted too (SPEC §11.2)
         events.record(session, principal, "catalog-release.deleted", None, release_id, catalog.scope_id)
@@ -476,15 +481,12 @@ def _version(instant: Any) -> str:
 
 def _reusable(session: Session, previous: Release, release: Release) -> bool:
     """Whether the rows of the base release may be copied at all: it is published, has its digests (the
-    copies take them along), and its prices were cut to the same currencies."""
-
-    def codes(entries: list[dict[str, Any]] | None) -> set[str]:
-        return {entry["code"] for entry in entries or []}
-
+    copies take them along), and its prices were cut to, and its price parts rendered for, the same
+    currencies in the same formats."""
     return (
         previous.status == "PUBLISHED"
         and previous.published_at is not None
-        and codes(previous.currencies) == codes(release.currencies)
+        and snapshot_formats(previous.currencies) == snapshot_formats(release.currencies)
         and changes_repo.has_digests(session, previous.pk)
     )
 

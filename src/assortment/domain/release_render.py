@@ -44,29 +44,33 @@ ADDED_KEYS = re.compile(
     rb'|original_display_price)":'
 )
 CURATED = b'"curated_product":true'
+PARTS_SEPARATOR = b"\x00"
 
 
 class DisplayFormatter:
-    """`_display` of price_rules for one currency and one request."""
+    """`_display` of price_rules for one currency, as the JSON bytes orjson would write for its dict."""
 
     def __init__(self, currency: CurrencyFormat) -> None:
         self.currency = currency
         self.code = currency.code
         self.divisor = 10**currency.decimal_places
+        self.currency_member = b',"currency":' + orjson.dumps(currency.code) + b',"formatted":'
 
-    def __call__(self, amount: int) -> dict[str, Any]:
-        one = {
-            "amount": amount,
-            "currency": self.code,
-            "formatted": format_amount(amount, self.currency),
-            "float_price": amount / self.divisor,
-        }
-        return {"with_tax": one, "without_tax": one}
+    def __call__(self, amount: int) -> bytes:
+        one = (
+            b'{"amount":'
+            + orjson.dumps(amount)
+            + self.currency_member
+            + orjson.dumps(format_amount(amount, self.currency))
+            + b',"float_price":'
+            + orjson.dumps(amount / self.divisor)
+            + b"}"
+        )
+        return b'{"with_tax":' + one + b',"without_tax":' + one + b"}"
 
 
-def _plain_price(price: Mapping[str, Any], display: DisplayFormatter) -> tuple[bytes, bytes]:
-    """(attributes, meta) additions of a price with no active sale, as JSON members without braces: what
-    `price_fields` gives when `active_sale` finds none."""
+def _plain_attributes(price: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The `price` and `tiers` attributes of a price with no active sale: (shown, tiers)."""
     shown: dict[str, Any] = {}
     tiers: dict[str, Any] = {}
     for code, entry in price["currencies"].items():
@@ -79,19 +83,54 @@ def _plain_price(price: Mapping[str, Any], display: DisplayFormatter) -> tuple[b
                 if slot is None:
                     slot = tiers[name] = {"minimum_quantity": tier["minimum_quantity"], "price": {}}
                 slot["price"][code] = {"amount": tier["amount"], "includes_tax": includes_tax}
-    attributes = {"price": shown, "tiers": tiers} if tiers else {"price": shown}
-    meta: dict[str, Any] = {"pricebook_id": price["pricebook_id"]}
+    return shown, tiers
+
+
+def _plain_meta(
+    price: Mapping[str, Any], shown: dict[str, Any], tiers: dict[str, Any], display: DisplayFormatter
+) -> bytes:
+    """The `meta` additions of a price with no active sale for one display currency, as JSON members."""
+    meta = b'"pricebook_id":' + orjson.dumps(price["pricebook_id"])
     code = display.code
     if code in shown:
-        meta["display_price"] = display(shown[code]["amount"])
-    tier_meta = {
-        name: {"display_price": display(tier["price"][code]["amount"])}
+        meta += b',"display_price":' + display(shown[code]["amount"])
+    tier_meta = [
+        orjson.dumps(name) + b':{"display_price":' + display(tier["price"][code]["amount"]) + b"}"
         for name, tier in tiers.items()
         if code in tier["price"]
-    }
+    ]
     if tier_meta:
-        meta["tiers"] = tier_meta
-    return orjson.dumps(attributes)[1:-1], orjson.dumps(meta)[1:-1]
+        meta += b',"tiers":{' + b",".join(tier_meta) + b"}"
+    return meta
+
+
+def _plain_price(price: Mapping[str, Any], display: DisplayFormatter) -> tuple[bytes, bytes]:
+    """(attributes, meta) additions of a price with no active sale, as JSON members without braces: what
+    `price_fields` gives when `active_sale` finds none."""
+    shown, tiers = _plain_attributes(price)
+    attributes = {"price": shown, "tiers": tiers} if tiers else {"price": shown}
+    return orjson.dumps(attributes)[1:-1], _plain_meta(price, shown, tiers, display)
+
+
+def price_parts(document: bytes, price: bytes | None, formats: Sequence[CurrencyFormat]) -> bytes | None:
+    """At publish: the additions a row's price makes to its document, rendered once for every currency the
+    release can display, so that a read splices bytes instead of computing them (issue 17).
+
+    Only for a price that has no sales at all (a sale makes the additions depend on the time of the
+    request) and a document the splice can take; None otherwise, and reads render as before. The parts are
+    the attribute members, then per currency its code and its meta members, separated by NUL bytes (which
+    JSON text never holds raw)."""
+    if price is None or not _spliceable(document):
+        return None
+    decoded = orjson.loads(price)
+    if decoded.get("sales"):
+        return None
+    shown, tiers = _plain_attributes(decoded)
+    attributes = {"price": shown, "tiers": tiers} if tiers else {"price": shown}
+    pieces = [orjson.dumps(attributes)[1:-1]]
+    for currency in formats:
+        pieces += (currency.code.encode(), _plain_meta(decoded, shown, tiers, DisplayFormatter(currency)))
+    return PARTS_SEPARATOR.join(pieces)
 
 
 def _spliceable(document: bytes) -> bool:
@@ -111,9 +150,14 @@ class RowRenderer:
         self.display = display
         self.now = now
         self.formatter = DisplayFormatter(display)
+        self.code = display.code.encode()
         self.valid_until: datetime | None = None  # the next instant one of the prices shown may change
 
-    def row(self, document: bytes, price: bytes | None, curated: bool) -> bytes:
+    def row(self, document: bytes, price: bytes | None, curated: bool, parts: bytes | None = None) -> bytes:
+        if parts is not None:
+            spliced = self._with_parts(document, parts, curated)
+            if spliced is not None:
+                return spliced
         if price is None and not curated:
             return document
         decoded = None if price is None else orjson.loads(price)
@@ -138,6 +182,21 @@ class RowRenderer:
             head += b"," + meta_added
         return head + b"}}"
 
+    def _with_parts(self, document: bytes, parts: bytes, curated: bool) -> bytes | None:
+        """The row from the parts publish rendered (`price_parts`); None when they lack the display
+        currency."""
+        pieces = parts.split(PARTS_SEPARATOR)
+        code = self.code
+        for i in range(1, len(pieces) - 1, 2):
+            if pieces[i] == code:
+                meta = pieces[i + 1]
+                break
+        else:
+            return None
+        end = document.index(ATTRIBUTES_END)
+        lead = b',"curated_product":true,' if curated else b","
+        return document[:end] + lead + pieces[0] + document[end:-2] + b"," + meta + b"}}"
+
     def _general(self, document: bytes, decoded: dict[str, Any] | None, curated: bool) -> bytes:
         parsed = orjson.loads(document)
         if curated:
@@ -148,5 +207,6 @@ class RowRenderer:
             parsed["meta"].update(meta)
         return orjson.dumps(parsed)
 
-    def rows(self, rows: Sequence[tuple[bytes, bytes | None, bool]]) -> list[bytes]:
-        return [self.row(document, price, curated) for document, price, curated in rows]
+    def rows(self, rows: Sequence[tuple[bytes, bytes | None, bool, bytes | None]]) -> list[bytes]:
+        """Rows of (document, price, curated, parts)."""
+        return [self.row(document, price, curated, parts) for document, price, curated, parts in rows]

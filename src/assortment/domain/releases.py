@@ -22,7 +22,7 @@ from assortment.domain import events
 from assortment.domain.catalogs import CatalogService
 from assortment.domain.filters import Term
 from assortment.domain.paging import Page, Paging
-from assortment.domain.price_rules import DEFAULT_CURRENCY, CurrencyFormat, price_fields
+from assortment.domain.price_rules import CurrencyFormat, price_fields, snapshot_formats
 from assortment.domain.products import parse_id
 from assortment.domain.release_render import RowRenderer
 from assortment.domain.tenancy import Principal
@@ -82,18 +82,10 @@ class Pricing:
 
 def display_currency(release: Release, requested: str | None) -> CurrencyFormat:
     """§9.6.3: the requested code when the release has it, else the release's default currency."""
-    snapshot = release.currencies or [{**DEFAULT_CURRENCY.as_dict(), "default": True}]
-    by_code = {c["code"]: c for c in snapshot}
-    chosen = by_code.get((requested or "").strip().upper())
-    if chosen is None:
-        chosen = next((c for c in snapshot if c.get("default")), snapshot[0])
-    return CurrencyFormat(
-        code=chosen["code"],
-        format=chosen["format"],
-        decimal_point=chosen["decimal_point"],
-        thousand_separator=chosen["thousand_separator"],
-        decimal_places=chosen["decimal_places"],
-    )
+    formats = snapshot_formats(release.currencies)
+    wanted = (requested or "").strip().upper()
+    chosen = next((f for f in formats if f.code == wanted), None)
+    return chosen if chosen is not None else formats[0]
 
 
 def render_product_row(
@@ -135,7 +127,7 @@ class ReleaseService:
 
     def _rendered(self, ref: ReleaseRef, page: Page[Any]) -> Page[bytes]:
         renderer = self.renderer(ref)
-        items = renderer.rows([(row[0], row[1], bool(row[2])) for row in page.items])
+        items = renderer.rows([(row[0], row[1], bool(row[2]), row[3]) for row in page.items])
         self.valid_until = renderer.valid_until
         return Page(items, page.total, page.paging, page.next)
 
@@ -305,7 +297,7 @@ class ReleaseService:
         if row is None:
             raise NotFound(f"product {product_id} is not in this release")
         renderer = self.renderer(ref)
-        document = renderer.row(row[0], row[1], False)
+        document = renderer.row(row[0], row[1], False, row[2])
         self.valid_until = renderer.valid_until
         return document
 

@@ -302,10 +302,10 @@ def copy_kept(
     dialect = session.connection().dialect.name
     products = DriverSQL(
         "INSERT INTO release_product (release_pk, product_id, position, name, sku, slug, upc_ean, mpn, tags,"
-        " updated_at, document, price, inputs)"
+        " updated_at, document, price, price_parts, inputs)"
         " SELECT %s, b.product_id, k.position, b.name, b.sku, b.slug, b.upc_ean, b.mpn, b.tags, b.updated_at, "
         + _document_rewrite(dialect)
-        + ", b.price, b.inputs"
+        + ", b.price, b.price_parts, b.inputs"
         f" FROM release_product b JOIN {KEEP_TABLE} k ON k.product_id = b.product_id WHERE b.release_pk = %s"
     )
     products.run(session, release_pk, *published_at, *link_prefix, base_pk)
@@ -355,11 +355,12 @@ PRODUCT_COLUMNS = (
     "updated_at",
     "document",
     "price",
+    "price_parts",
     "inputs",
 )
 # PostgreSQL's binary COPY takes each value in its type's own binary form, so the types are named; text and
 # varchar share theirs (the server still checks varchar's length).
-_PRODUCT_TYPES = ("int4", "uuid", "int4", *("text",) * 5, "jsonb", "timestamptz", *("bytea",) * 3)
+_PRODUCT_TYPES = ("int4", "uuid", "int4", *("text",) * 5, "jsonb", "timestamptz", *("bytea",) * 4)
 _RELATED_COLUMNS = ("release_pk", "source_id", "slug", "position", "target_id")
 _RELATED_TYPES = ("int4", "uuid", "text", "int4", "uuid")
 _DIGEST_COLUMNS = ("release_pk", "entity_type", "entity_id", "digest")
