@@ -21,15 +21,17 @@ the start as usual, so errors keep their exact shape. The answers are the framew
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import re
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route, compile_path
@@ -64,6 +66,9 @@ DIRECT: frozenset[Callable[..., Any]] = frozenset(
     }
 )
 BUILT = frozenset({"request", "session", "principal", "paging", "terms", "shopper"})
+# Threads answering filtered reads (a filter may scan, so not on the event loop): few, so that a burst of
+# them does not turn into dozens of threads taking turns at the interpreter lock, each on a cold connection.
+FILTERED_THREADS = 2
 
 
 class NotHere(Exception):
@@ -127,6 +132,8 @@ class DirectReads:
         self.table: list[DirectRoute] | None = None
         self.connection: Connection | None = None
         self.answered = 0  # requests answered here (the tests read it)
+        # Filtered reads run here, two at a time, each thread on a pooled connection it keeps.
+        self.filtered = ThreadPoolExecutor(max_workers=FILTERED_THREADS, thread_name_prefix="filtered-read")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "GET" or has_nul(scope):  # the framework refuses NUL
@@ -163,7 +170,9 @@ class DirectReads:
                 elif name == "terms":
                     arguments[name] = await filter_terms(request)
             if arguments.get("terms"):  # a filter may scan: off the event loop, on a pooled connection
-                return await run_in_threadpool(self._run, request, route, match, principal, arguments, False)
+                loop = asyncio.get_running_loop()
+                run = partial(self._run, request, route, match, principal, arguments, False)
+                return await loop.run_in_executor(self.filtered, run)
             return self._run(request, route, match, principal, arguments, True)
         except Exception:  # refused or failed here: the framework answers, with its errors
             return None
