@@ -11,7 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Integer, Uuid, bindparam, func, select, union_all
+from sqlalchemy import ColumnElement, Connection, Integer, Uuid, any_, bindparam, func, select, union_all
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from assortment.db.models import ORGANIZATION_SCOPE, CustomRelationship, Product, ProductCount, ProductRelationshipSlot
 from assortment.db.prepared import Prepared
@@ -125,13 +126,22 @@ _COUNTED_HERE = {
     for count in (1, 2)
 }
 
-# The slugs of a page of products (up to PAGE_OF_PKS, the list bound as pk_0…, padded with its first pk).
+# The slugs of a page of products. SQLite: up to PAGE_OF_PKS, the list bound as pk_0…, padded with its first
+# pk. PostgreSQL: the pks as one array (psycopg parses a statement of more than 50 parameters anew at every
+# execution: ≈ 1 ms for this one).
 PAGE_OF_PKS = 100
+_SLUGS = select(_slot.c.product_pk, _relationship.c.slug).select_from(
+    _slot.join(_relationship, _relationship.c.pk == _slot.c.relationship_pk)
+)
 _PAGE_SLUGS = Prepared(
-    select(_slot.c.product_pk, _relationship.c.slug)
-    .select_from(_slot.join(_relationship, _relationship.c.pk == _slot.c.relationship_pk))
-    .where(_slot.c.product_pk.in_([bindparam(f"pk_{n}", type_=Integer) for n in range(PAGE_OF_PKS)]))
-    .order_by(_slot.c.attached_at, _relationship.c.slug)
+    _SLUGS.where(_slot.c.product_pk.in_([bindparam(f"pk_{n}", type_=Integer) for n in range(PAGE_OF_PKS)])).order_by(
+        _slot.c.attached_at, _relationship.c.slug
+    )
+)
+_PAGE_SLUGS_ARRAY = Prepared(
+    _SLUGS.where(_slot.c.product_pk == any_(bindparam("pks", type_=ARRAY(Integer)))).order_by(
+        _slot.c.attached_at, _relationship.c.slug
+    )
 )
 
 
@@ -158,8 +168,12 @@ def _slugs_of(connection: Connection, records: list[ProductRecord]) -> dict[int,
     slugs: dict[int, list[str]] = {}
     if records:
         pks = [record.pk for record in records[:PAGE_OF_PKS]]
-        padded = pks + [pks[0]] * (PAGE_OF_PKS - len(pks))
-        for pk, slug in _PAGE_SLUGS.rows(connection, {f"pk_{n}": pk for n, pk in enumerate(padded)}):
+        if connection.dialect.name == "postgresql":
+            rows = _PAGE_SLUGS_ARRAY.rows(connection, {"pks": pks})
+        else:
+            padded = pks + [pks[0]] * (PAGE_OF_PKS - len(pks))
+            rows = _PAGE_SLUGS.rows(connection, {f"pk_{n}": pk for n, pk in enumerate(padded)})
+        for pk, slug in rows:
             slugs.setdefault(pk, []).append(slug)
     return slugs
 
