@@ -195,7 +195,8 @@ def measure(
         response = httpx.get(base + read.path, headers={"Authorization": f"Bearer {token}"}, timeout=30)
         if response.status_code != 200:
             raise SystemExit(f"GET {read.path}: {response.status_code} {response.text[:1000]}")
-        run_wrk(wrk, base + read.path, token, 2, connections, warmup, timeouts_ok=True)
+        if warmup > 0:
+            run_wrk(wrk, base + read.path, token, 2, connections, warmup, timeouts_ok=True)
         before = cpu_seconds(pid)
         load = run_wrk(wrk, base + read.path, token, 2, connections, seconds, timeouts_ok=True)
         after = cpu_seconds(pid)

@@ -1,5 +1,6 @@
-"""How cost grows: publish time, peak memory and release read req/s at 1k, 10k and 100k products (1M with
-`--growth-1m`), tabulated in BENCHMARKS.md and drawn in BENCHMARKS-growth.png beside it.
+"""How cost grows: publish time, peak memory, release read req/s and the cold reads' server CPU per request at
+1k, 10k and 100k products (1M with `--growth-1m`), tabulated in BENCHMARKS.md and drawn in BENCHMARKS-growth.png
+beside it.
 
 Every size is a catalog built like the one of the publish budget (bench/catalogs.py), its other dimensions
 scaled with the products in the budget's proportions (100k products : 2k nodes : 200k node links : 50k
@@ -10,9 +11,17 @@ new release against `assortment serve --workers 1`; then 1 % of the products cha
 the catalog is published again, timed the same way (the incremental publish, SPEC §10.3). The growth exponent
 is the least-squares slope of log(cost) against log(products): 1 is linear.
 
+Before the republish, the cold reads of bench/cold_reads.py (release and shopper pages with the read cache off,
+PIM reads, with its hierarchy of 1,000 siblings added) are loaded one by one against a second server with
+`ASSORTMENT_READ_CACHE_BYTES=0`, `wrk -t2` for `--growth-cold-seconds` after `--growth-cold-warmup`: the server's
+CPU µs per request and req/s of each, at each size. Issue 17 wants each within 1.5× between 1k and 100k
+products; the verdict compares CPU per request at the smallest and the largest size (the figure that the other
+work on a shared machine disturbs least), req/s shown beside it. `--no-growth-cold` leaves them out.
+
     python -m bench.run --only growth                                  # 1k, 10k, 100k
     python -m bench.run --only growth --growth-1m                      # and 1M
     python -m bench.run --only growth --growth-sizes 1000,10000 --no-write   # a quick look
+    python -m bench.run --only growth --growth-cold-seconds 10 --growth-cold-warmup 2   # longer cold reads
 
 The plot goes to BENCHMARKS-growth.png beside the --output Markdown file; with --no-write to
 bench/data/growth.png unless --growth-plot PATH says otherwise (--no-growth-plot: no plot). The plot is
@@ -31,9 +40,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import httpx
 
+from bench import cold_reads
 from bench.catalogs import (
     BUDGET_SIZES,
     ENGINE_NAMES,
@@ -59,6 +70,10 @@ LINEAR_SLACK = 0.05
 N_LOG_N_EXPONENT = 1.15
 PLOT_NAME = "BENCHMARKS-growth.png"
 NO_MATPLOTLIB = "drawing the growth plot needs matplotlib: make install (or pass --no-growth-plot)"
+# Issue 17: every cold read within 1.5× between 1k and 100k products.
+FLAT_RATIO = 1.5
+COLD_SECONDS = 3
+COLD_WARMUP = 1
 
 
 def scaled_sizes(products: int) -> Sizes:
@@ -124,6 +139,11 @@ class Point:
     reads: list[Load] = field(default_factory=list)
     busiest_node_products: int = 0
     body_bytes: int = 0
+    # The cold reads (bench/cold_reads.py): their names, and per run each read's load and server CPU µs per
+    # request (None where the server's CPU time could not be read).
+    cold_names: list[str] = field(default_factory=list)
+    cold: list[list[tuple[Load, float | None]]] = field(default_factory=list)
+    cold_loads: list[float] = field(default_factory=list)  # the load average before each run's cold reads
 
     @property
     def wall(self) -> float:
@@ -157,6 +177,17 @@ class Point:
     def p99(self) -> float:
         return max(load.p99_ms for load in self.reads)
 
+    def cold_cpu(self, read: int) -> float | None:
+        """The median server CPU µs per request of cold read number `read` over the runs."""
+        values = [cpu for run in self.cold if (cpu := run[read][1]) is not None]
+        return statistics.median(values) if values else None
+
+    def cold_rps(self, read: int) -> float:
+        return statistics.median(run[read][0].rps for run in self.cold)
+
+    def cold_timeouts(self, read: int) -> int:
+        return sum(run[read][0].timeouts for run in self.cold)
+
 
 def access_token(base: str, database_url: str) -> str:
     client_id, secret = create_key(database_url, name="growth")
@@ -189,6 +220,10 @@ def measure_once(ctx: Context, kind: str, point: Point, wrk: str) -> None:
             f"wall, {measured.extra['cpu_seconds']:6.2f} s CPU, peak RSS {measured.max_rss_mib:,.0f} MiB "
             f"(load average before: {load:.1f})"
         )
+        found = None
+        if args.growth_cold:
+            product_id = cold_reads.some_product(url)
+            found = cold_reads.targets(seeded.catalog_id, release["id"], seeded.busiest_node, product_id, url)
         settle(url)
         path = (
             f"/pcm/catalogs/{seeded.catalog_id}/releases/{release['id']}"
@@ -212,6 +247,8 @@ def measure_once(ctx: Context, kind: str, point: Point, wrk: str) -> None:
                 f"  {kind:<10} {point.products:>9,}: read {read.rps:9,.0f} req/s "
                 f"(p50 {read.p50_ms:.2f} ms, p99 {read.p99_ms:.2f} ms)"
             )
+        if found is not None:
+            measure_cold(point, url, found.reads, args)
         # The incremental publish (SPEC §10.3): 1 % of the products changed, then the catalog published again.
         from bench.changes import change_one_percent
 
@@ -225,6 +262,20 @@ def measure_once(ctx: Context, kind: str, point: Point, wrk: str) -> None:
             f"{again.extra['cpu_seconds']:6.2f} s CPU, peak RSS {again.max_rss_mib:,.0f} MiB (load average before: "
             f"{load:.1f})"
         )
+
+
+def measure_cold(point: Point, url: str, reads: list[cold_reads.Read], args: argparse.Namespace) -> None:
+    """The cold reads, one after the other, against a server with the read cache off."""
+    with cold_reads.cold_server(url) as base:
+        token = cold_reads.token_for(base, url)
+        average = load_average()
+        print(f"  cold reads at {point.products:,} products (load average {average:.1f}):")
+        loads = cold_reads.measure(
+            base, token, reads, args.growth_cold_seconds, args.growth_cold_warmup, args.read_connections
+        )
+    point.cold_names = [read.name for read in reads]
+    point.cold.append(loads)
+    point.cold_loads.append(average)
 
 
 # --- growth ---------------------------------------------------------------------------------------
@@ -320,12 +371,122 @@ def million_verdicts(results: dict[str, list[Point]]) -> list[str]:
     return ["", *lines] if lines else []
 
 
+# --- cold reads: flat with size? ---------------------------------------------------------------------
+
+
+@dataclass
+class Flatness:
+    """One cold read of one database: its cost at the largest size against the smallest's."""
+
+    name: str
+    cpu_ratio: float | None  # server CPU µs per request, largest size ÷ smallest (None: one size, or no CPU figure)
+    rps_ratio: float | None  # req/s, largest ÷ smallest
+    sizes: int  # how many sizes measured it
+
+    @property
+    def flat(self) -> bool | None:
+        """Within FLAT_RATIO either way; None when it cannot be told."""
+        if self.cpu_ratio is None:
+            return None
+        return 1 / FLAT_RATIO <= self.cpu_ratio <= FLAT_RATIO
+
+    def verdict(self) -> str:
+        if self.sizes < 2:
+            return "(one size only)"
+        if self.flat is None:
+            return "— (no CPU figure)"
+        return "flat" if self.flat else "**not flat**"
+
+
+def flatness(points: list[Point]) -> list[Flatness]:
+    """Each cold read of one database, judged between the smallest and the largest size that measured it."""
+    measured = [p for p in points if p.cold]
+    if not measured:
+        return []
+    first, last = measured[0], measured[-1]
+    found = []
+    for i, name in enumerate(first.cold_names):
+        cpu_ratio = rps_ratio = None
+        if len(measured) > 1:
+            cpu0, cpu1 = first.cold_cpu(i), last.cold_cpu(i)
+            if cpu0 and cpu1 is not None:
+                cpu_ratio = cpu1 / cpu0
+            if first.cold_rps(i) > 0:
+                rps_ratio = last.cold_rps(i) / first.cold_rps(i)
+        found.append(Flatness(name, cpu_ratio, rps_ratio, len(measured)))
+    return found
+
+
+def flat_sentence(kind: str, points: list[Point]) -> str | None:
+    """How many cold reads of one database stay within FLAT_RATIO, and the ones that do not; None without
+    cold reads."""
+    judged_reads = flatness(points)
+    if not judged_reads:
+        return None
+    name = ENGINE_NAMES[kind]
+    measured = [p for p in points if p.cold]
+    if len(measured) < 2:
+        return f"{name}: cold reads at one size only ({measured[0].products:,} products), so no verdict on flatness."
+    told = [f for f in judged_reads if f.flat is not None]
+    span = f"{measured[0].products:,} and {measured[-1].products:,} products"
+    if not told:
+        return f"{name}: the server's CPU time could not be read, so no verdict on the cold reads' flatness."
+    flat = [f for f in told if f.flat]
+    text = (
+        f"{name}: {len(flat)} of {len(judged_reads)} cold reads keep their CPU per request within {FLAT_RATIO:g}× "
+        f"between {span}"
+    )
+    others = [f for f in told if not f.flat]
+    if others:
+        text += "; not flat: " + ", ".join(f"{f.name} (×{f.cpu_ratio:.2f})" for f in others)
+    return text + "."
+
+
+def cold_rows(results: dict[str, list[Point]]) -> list[str]:
+    """The cold reads' table: a row per read and database, CPU µs per request (req/s) at each size, the
+    ratios of the largest size to the smallest and the verdict; no lines without cold reads."""
+    measured = {kind: [p for p in points if p.cold] for kind, points in results.items()}
+    measured = {kind: points for kind, points in measured.items() if points}
+    if not measured:
+        return []
+    sizes = sorted({p.products for points in measured.values() for p in points})
+    names = next(iter(measured.values()))[0].cold_names
+    header = (
+        "| cold read | database | "
+        + " | ".join(f"{n:,}: CPU µs/req (req/s)" for n in sizes)
+        + " | CPU largest ÷ smallest | req/s largest ÷ smallest | verdict |"
+    )
+    lines = [header, "|---|---|" + "---:|" * len(sizes) + "---:|---:|---|"]
+    verdicts = {kind: flatness(points) for kind, points in measured.items()}
+    for i, name in enumerate(names):
+        for kind, points in measured.items():
+            by_size = {p.products: p for p in points}
+            cells = [name, ENGINE_NAMES[kind]]
+            for n in sizes:
+                p = by_size.get(n)
+                if p is None:
+                    cells.append("")
+                    continue
+                cpu = p.cold_cpu(i)
+                extra = f"; {p.cold_timeouts(i)} timed out" if p.cold_timeouts(i) else ""
+                cells.append(("—" if cpu is None else f"{cpu:,.0f}") + f" ({p.cold_rps(i):,.0f}{extra})")
+            verdict = verdicts[kind][i]
+            cells += [
+                "—" if verdict.cpu_ratio is None else f"×{verdict.cpu_ratio:.2f}",
+                "—" if verdict.rps_ratio is None else f"×{verdict.rps_ratio:.2f}",
+                verdict.verdict(),
+            ]
+            lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
 # --- plot -----------------------------------------------------------------------------------------
 
 
 def draw(path: Path, results: dict[str, list[Point]], title: str) -> None:
     """Three log-log panels against products: publish seconds, peak RSS MiB, read req/s; one line per
-    database and a dotted reference of linear cost through the first database's smallest size."""
+    database and a dotted reference of linear cost through the first database's smallest size. With cold
+    reads, a second row: per database, each cold read's server CPU µs per request against products."""
     try:
         import matplotlib
 
@@ -354,17 +515,16 @@ def draw(path: Path, results: dict[str, list[Point]], title: str) -> None:
         ("publish peak RSS (MiB)", lambda p: p.rss, 1.0, "∝ products (linear)"),
         ("release read, page of 25 (req/s)", lambda p: p.rps, -1.0, "∝ 1/products (linear cost per request)"),
     )
-    figure = Figure(figsize=(15, 4.8), layout="constrained")
+    cold = {kind: [p for p in points if p.cold] for kind, points in results.items()}
+    cold = {kind: points for kind, points in cold.items() if points}
+    rows = 2 if cold else 1
+    figure = Figure(figsize=(15, 4.8 * rows), layout="constrained")
     FigureCanvasAgg(figure)
-    axes = figure.subplots(1, len(panels))
+    grid = figure.subplots(rows, len(panels), squeeze=False)
     all_sizes = sorted({p.products for points in results.values() for p in points})
     anchor = next(iter(results.values()))[0]
-    for ax, (label, value, power, reference) in zip(axes, panels, strict=True):
-        for kind, points in results.items():
-            ax.plot([p.products for p in points], [value(p) for p in points], marker="o", label=ENGINE_NAMES[kind])
-        if len(all_sizes) > 1:
-            x0, y0 = anchor.products, value(anchor)
-            ax.plot(all_sizes, [y0 * (x / x0) ** power for x in all_sizes], ":", color="grey", label=reference)
+
+    def log_log(ax: Any, label: str) -> None:
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("products in the catalog")
@@ -376,7 +536,42 @@ def draw(path: Path, results: dict[str, list[Point]], title: str) -> None:
         ax.yaxis.set_minor_formatter(FuncFormatter(two_and_five))
         ax.tick_params(axis="y", which="minor", labelsize="x-small")
         ax.grid(True, which="both", alpha=0.3)
+
+    for ax, (label, value, power, reference) in zip(grid[0], panels, strict=True):
+        for kind, points in results.items():
+            ax.plot([p.products for p in points], [value(p) for p in points], marker="o", label=ENGINE_NAMES[kind])
+        if len(all_sizes) > 1:
+            x0, y0 = anchor.products, value(anchor)
+            ax.plot(all_sizes, [y0 * (x / x0) ** power for x in all_sizes], ":", color="grey", label=reference)
+        log_log(ax, label)
         ax.legend(fontsize="small")
+    if cold:
+        spare = list(grid[1][len(cold) :])
+        markers = "osD^v<>ph*"
+        for ax, (kind, points) in zip(grid[1], cold.items(), strict=False):
+            for i, name in enumerate(points[0].cold_names):
+                cpus = [(p.products, p.cold_cpu(i)) for p in points]
+                shown = [(x, y) for x, y in cpus if y is not None]
+                ax.plot(
+                    [x for x, _ in shown],
+                    [y for _, y in shown],
+                    marker=markers[i % len(markers)],
+                    color=f"C{i % 10}",
+                    label=name.replace("`", ""),
+                )
+            log_log(ax, f"cold reads, {ENGINE_NAMES[kind]}: server CPU µs per request")
+        for ax in spare:
+            ax.axis("off")
+        handles, labels = grid[1][0].get_legend_handles_labels()
+        where = spare[0] if spare else grid[1][-1]
+        where.legend(
+            handles,
+            labels,
+            loc="center" if spare else "best",
+            fontsize="small",
+            title=f"flat with size: within {FLAT_RATIO:g}× between the smallest and largest size",
+            title_fontsize="small",
+        )
     figure.suptitle(title)
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=110)
@@ -396,6 +591,11 @@ def run(ctx: Context) -> Section:
     print(
         f"growth: {', '.join(f'{p:,}' for p in products)} products on {', '.join(ctx.databases)}; "
         f"wrk -t{args.read_threads} -c{args.read_connections} -d{args.read_seconds}s × {repeat}"
+        + (
+            f"; cold reads wrk -t2 -c{args.read_connections} -d{args.growth_cold_seconds}s each"
+            if args.growth_cold
+            else ""
+        )
     )
     results: dict[str, list[Point]] = {}
     for kind in ctx.databases:
@@ -434,7 +634,10 @@ def run(ctx: Context) -> Section:
             shown = os.path.relpath(plot.resolve(), Path(args.output).resolve().parent)
         except ValueError:  # another drive
             shown = str(plot)
-        picture = f"![Publish time, peak RSS and read req/s against products, log-log]({shown})"
+        drawn = "Publish time, peak RSS and read req/s" + (
+            ", and the cold reads' CPU per request," if args.growth_cold else ""
+        )
+        picture = f"![{drawn} against products, log-log]({shown})"
     else:
         picture = "(No plot: --no-growth-plot.)"
     body = "\n".join(
@@ -473,11 +676,40 @@ def run(ctx: Context) -> Section:
             "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
             *rows,
             *million_verdicts(results),
+            *cold_section(ctx, results),
             "",
             picture,
         ]
     )
     return Section(TITLE, body)
+
+
+def cold_section(ctx: Context, results: dict[str, list[Point]]) -> list[str]:
+    """The cold reads' paragraph, verdicts and table (nothing when they were not measured)."""
+    args = ctx.args
+    rows = cold_rows(results)
+    if not rows:
+        return []
+    loads = [load for points in results.values() for p in points for load in p.cold_loads]
+    sentences = [s for kind, points in results.items() if (s := flat_sentence(kind, points)) is not None]
+    return [
+        "",
+        "**Cold reads against size** (issue 17: each within "
+        f"{FLAT_RATIO:g}× between 1k and 100k products). At each size, after the release read, the reads of the "
+        "cold-reads benchmark (`bench/cold_reads.py`, a hierarchy of "
+        f"{cold_reads.SIBLINGS:,} siblings added beside the catalog) against a second "
+        "`assortment serve --workers 1` with `ASSORTMENT_READ_CACHE_BYTES=0`, one read after the other: "
+        f"`wrk -t2 -c{args.read_connections} -d{args.growth_cold_seconds}s --latency`"
+        + (f" after a {args.growth_cold_warmup} s warm-up" if args.growth_cold_warmup > 0 else "")
+        + "; the server's CPU time per request from `/proc` over the timed run, and req/s. The verdict compares "
+        "CPU per request at the smallest and the largest size (other work on the shared machine disturbs it "
+        "least; req/s falls whenever the server is not scheduled)"
+        + (f"; 1-minute load average before them: {min(loads):.1f}–{max(loads):.1f}." if loads else "."),
+        "",
+        *(f"- {s}" for s in sentences),
+        "",
+        *rows,
+    ]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -501,13 +733,36 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_false",
         help="draw no plot (matplotlib not needed)",
     )
+    group.add_argument(
+        "--growth-cold-seconds",
+        type=int,
+        default=COLD_SECONDS,
+        metavar="S",
+        help=f"duration of each cold read's timed wrk run at each size ({COLD_SECONDS})",
+    )
+    group.add_argument(
+        "--growth-cold-warmup",
+        type=int,
+        default=COLD_WARMUP,
+        metavar="S",
+        help=f"duration of each cold read's wrk warm-up, 0 for none ({COLD_WARMUP})",
+    )
+    group.add_argument(
+        "--no-growth-cold",
+        dest="growth_cold",
+        action="store_false",
+        help="leave out the cold reads (bench/cold_reads.py) at each size",
+    )
 
 
-TITLE = "How cost grows: publish and release read against catalog size"
+TITLE = "How cost grows: publish, release read and cold reads against catalog size"
 BENCHMARK = Benchmark(
     name="growth",
     title=TITLE,
     run=run,
-    description="publish time, peak RSS and release read req/s at 1k, 10k, 100k (1M) products on each database",
+    description=(
+        "publish time, peak RSS, release read req/s and the cold reads' CPU per request at 1k, 10k, 100k (1M) "
+        "products on each database"
+    ),
     add_arguments=add_arguments,
 )

@@ -87,7 +87,7 @@ CASES: dict[str, tuple[list[str], str, bool]] = {
         False,
     ),
     "growth": (
-        ["--growth-sizes", "100", *SHORT_READS],
+        ["--growth-sizes", "100", *SHORT_READS, "--growth-cold-seconds", "1", "--growth-cold-warmup", "0"],
         "| products | database | publish wall s | s per 1k products | CPU s | peak RSS MiB | read req/s | p99 ms |",
         True,
     ),
@@ -149,3 +149,4 @@ def test_benchmark_runs(name: str, tmp_path: Path) -> None:
     if drawing:
         assert plot.read_bytes().startswith(b"\x89PNG\r\n\x1a\n"), shown
         assert "](growth.png)" in stdout, shown  # the link, relative to the Markdown file
+        assert "| cold read | database | 100: CPU µs/req (req/s) |" in stdout, shown  # and the cold reads
