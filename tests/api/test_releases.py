@@ -110,8 +110,9 @@ def test_a_new_release_is_planned_as_the_release_it_is(api: Caller, db: Database
                 ).scalar_one()
                 assert plan[0]["Plan"]["Plan Rows"] >= 20, (table, plan)  # 40 rows, not "none"
         else:
-            statement = repo.FAST_NODE_PRODUCTS_PAGE.qmark
-            rows = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, (newest, uuid.UUID(node).hex, 25, 0))
+            statement = repo.FAST_NODE_PRODUCTS_COUNTED.qmark
+            node_hex = uuid.UUID(node).hex
+            rows = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, (newest, node_hex, newest, node_hex, 25, 0))
             details = [row[-1] for row in rows if "release_product " in row[-1] + " "]
             assert details and all("product_id=?" in detail for detail in details), details
 

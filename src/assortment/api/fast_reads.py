@@ -170,22 +170,25 @@ class FastReads:
         )
         scopes = principal.visible_scopes
         pair = (scopes[0], scopes[-1])
+        found = self.versions.fetch(storefront.SHOPPER_CATALOGS, *pair, *pair)
         rules = [
             CatalogRule(
-                pk=row[0],
-                catalog_pk=row[1],
-                **{name: _json(value) for name, value in zip(RULE_FIELDS, row[2:], strict=True)},
+                pk=row[2],
+                catalog_pk=row[3],
+                **{name: _json(value) for name, value in zip(RULE_FIELDS, row[4:10], strict=True)},
             )
-            for row in self.versions.fetch(storefront.SHOPPER_RULES, *pair)
+            for row in found
+            if row[0] == 0
         ]
         chosen = choose_rule(rules, context, utcnow())
+        picked: tuple[Any, ...] | None
         if chosen is not None:
-            rows = self.versions.fetch(storefront.CATALOG_BY_PK, chosen.catalog_pk)
+            picked = next(row for row in found if row[0] == 0 and row[2] == chosen.pk)
         else:
-            rows = self.versions.fetch(storefront.OLDEST_PUBLISHED_CATALOG, *pair)
-        if not rows:
+            picked = next((row for row in found if row[0] == 1), None)
+        if picked is None:
             return None
-        raw_id, version = rows[0]
+        raw_id, version = picked[10], picked[11]
         catalog_id = raw_id if isinstance(raw_id, uuid.UUID) else uuid.UUID(hex=raw_id)
         entry = self.resolved.get((SHOPPER_KEY, catalog_id))
         if entry is None or entry.version != version:
@@ -202,13 +205,18 @@ class FastReads:
         renderer: RowRenderer,
         rebase: tuple[bytes, bytes] | None,
     ) -> bytes | None:
-        found = self.versions.fetch(repo.FAST_NODE_PRODUCT_COUNT, release.pk, node_id)
-        if not found:
-            return None
-        total = int(found[0][0])
-        rows = self.versions.fetch(repo.FAST_NODE_PRODUCTS_PAGE, release.pk, node_id, paging.limit, paging.offset)
-        if not rows and paging.offset < total:  # the release went away in between
-            return None
+        rows = self.versions.fetch(
+            repo.FAST_NODE_PRODUCTS_COUNTED, release.pk, node_id, release.pk, node_id, paging.limit, paging.offset
+        )
+        if rows:
+            total = int(rows[0][4])
+        else:
+            found = self.versions.fetch(repo.FAST_NODE_PRODUCT_COUNT, release.pk, node_id)
+            if not found:
+                return None
+            total = int(found[0][0])
+            if paging.offset < total:  # the release went away in between
+                return None
         items = renderer.rows([(row[0], row[1], bool(row[2]), row[3]) for row in rows])
         return document_page(Request({**scope, "app": self.owner}), Page(items, total, paging), rebase=rebase)
 

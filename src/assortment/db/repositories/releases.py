@@ -490,4 +490,13 @@ def related_query(release_pk: int, source_id: uuid.UUID, slug: str, where: Colum
 # The fast read path (api/fast_reads.py) runs these on its own connection, outside any session.
 FAST_NODE_PRODUCT_COUNT = DriverSQL("SELECT product_count FROM release_node WHERE release_pk = %s AND node_id = %s")
 FAST_NODE_PRODUCTS_PAGE = _NODE_PRODUCTS_PAGE
+# The page with the node's product count in every row, in one round trip; an empty page asks for the count
+# alone (a node not in the release, or an offset past the end).
+FAST_NODE_PRODUCTS_COUNTED = DriverSQL(
+    "SELECT release_product.document, release_product.price, release_node_product.curated,"
+    " release_product.price_parts,"
+    " (SELECT product_count FROM release_node WHERE release_node.release_pk = %s AND release_node.node_id = %s)"
+    + _NODE_PRODUCTS_FROM
+    + " ORDER BY release_node_product.position LIMIT %s OFFSET %s"
+)
 FAST_PRODUCT_ROW = _PRODUCT_ROW
