@@ -68,8 +68,19 @@ def _record(row: list[Any]) -> NodeRecord:
 # §2.4's child order (the index `ix_node_child_order`), the same as `hierarchies.CHILD_ORDER`.
 _CHILD_ORDER = (_node.c.sort_order.desc().nulls_last(), _node.c.updated_at.desc(), _node.c.id)
 _CHILDREN_OF = (_node.c.hierarchy_pk == bindparam("hierarchy_pk")) & (_node.c.parent_pk == bindparam("parent_pk"))
+_counted = _node.alias("counted")
+# The page, each row with how many children the parent has (a scalar subquery, computed once: one round trip
+# on PostgreSQL instead of two).
 _CHILDREN_PAGE = Prepared(
-    select(*_NODE_COLUMNS)
+    select(
+        *_NODE_COLUMNS,
+        select(func.count())
+        .select_from(_counted)
+        .where(
+            (_counted.c.hierarchy_pk == bindparam("hierarchy_pk")) & (_counted.c.parent_pk == bindparam("parent_pk"))
+        )
+        .scalar_subquery(),
+    )
     .where(_CHILDREN_OF)
     .order_by(*_CHILD_ORDER)
     .limit(bindparam("limit", type_=Integer))
@@ -143,8 +154,11 @@ def children_page(
 ) -> tuple[list[NodeRecord], int]:
     """A page of a node's children in §2.4 order, and how many children it has."""
     where = {"hierarchy_pk": hierarchy_pk, "parent_pk": parent_pk}
-    # (A count as a window over the page would save PostgreSQL a round trip, but reads every child's row:
-    # 0.8 ms there against 0.3 ms for the two statements, 1,000 siblings.)
-    total = _CHILDREN_COUNT.rows(connection, where)[0][0]
+    # (A count as a window over the page would read every child's row: 0.8 ms on PostgreSQL against 0.3 ms
+    # for two statements, 1,000 siblings. The count as a scalar subquery runs once.) An empty page counts
+    # alone: an offset past the end still has a total.
     rows = _CHILDREN_PAGE.rows(connection, {**where, "limit": limit, "offset": offset})
-    return [_record(row) for row in rows], total
+    if not rows:
+        return [], int(_CHILDREN_COUNT.rows(connection, where)[0][0])
+    total = int(rows[0][-1])
+    return [_record(row[:-1]) for row in rows], total
