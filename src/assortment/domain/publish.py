@@ -48,7 +48,7 @@ CHUNK = 5000
 # Part of every product's inputs digest: change it whenever what a product's release row is rendered from, or
 # how, changes (a new document member, another price rule…), so that the next publish renders every product
 # again instead of copying rows rendered the old way.
-RENDERING = "product-row/2"  # 2: price parts (issue 17)
+RENDERING = "product-row/3"  # 2: price parts (issue 17); 3: versions as the database's text (issue 13)
 
 Progress = Callable[[str, int, int], None]
 
@@ -134,6 +134,7 @@ def publish(
         if progress is not None:
             progress(stage, done, total)
 
+    reuse.read_instants_in_utc(session)
     catalogs = CatalogService(session, principal)
     catalog = catalogs.get(catalog_id, for_update=True)  # one publish of a catalog at a time
     principal.check_can_modify(catalog.scope_id)
@@ -188,8 +189,8 @@ def publish(
     del links
     # Product lists: most recently updated first, then id (the order the query gives).
     released = [row for row in reuse.released_products(session, hierarchy_pks) if row[0] in nodes_of_product]
-    rank = {pk: position for position, (pk, _, _, _) in enumerate(released)}
-    product_id_of = {pk: pid for pk, pid, _, _ in released}
+    rank = {pk: position for position, (pk, *_) in enumerate(released)}
+    product_id_of = {pk: pid for pk, pid, *_ in released}
 
     # Related products whose both ends are in the release, and what each product is rendered from.
     related_of, related_slugs = _related(session, hierarchy_pks, product_id_of)
@@ -204,7 +205,7 @@ def publish(
     reusable = previous is not None and _reusable(session, previous, release)
     kept: list[tuple[uuid.UUID, int]] = []
     fresh: list[int] = []
-    for pk, pid, _, _ in released:
+    for pk, pid, *_ in released:
         before = base_rows.get(pid) if reusable else None
         if before is not None and before[1] == inputs[pk]:
             kept.append((pid, rank[pk]))
@@ -230,6 +231,7 @@ def publish(
     fresh.sort(key=rank.__getitem__)
     done = len(kept)
     release_pk = release.pk
+    catalog_text = str(catalog.id)
     for batch in reuse.products_in_chunks(session, fresh, CHUNK):
         related_rows: list[tuple[int, uuid.UUID, str, int, uuid.UUID]] = []
         product_digests: list[tuple[int, str, uuid.UUID, bytes]] = []  # what the release serves of each
@@ -244,7 +246,7 @@ def publish(
                     product,
                     base,
                     stamp,
-                    catalog.id,
+                    catalog_text,
                     slugs.get(product.pk, []),
                     related_slugs.get(product.pk),
                     crumbs,
@@ -305,11 +307,12 @@ def publish(
 
     # Node and hierarchy documents (a few thousand: always rendered).
     node_documents = _node_rows(release.pk, tree, base, stamp, products_of_node, curated_of)
+    id_text = {pk: str(pid) for pk, pid in product_id_of.items()}  # once each, not once per link
     node_of = {n.id: n for n in tree.nodes}
     for row in node_documents:
         node = node_of[row["node_id"]]
         children = digests.ids_part(n.id for n in tree.children[node.hierarchy_pk].get(node.pk, ()))
-        products = digests.set_part(product_id_of[pk] for pk in products_of_node.get(node.pk, ()))
+        products = digests.set_part(id_text[pk] for pk in products_of_node.get(node.pk, ()))
         digest_rows.append(("node", node.id, digests.node_digest(neutral, row["document"], children, products)))
     repo.insert_rows(session, ReleaseNode, node_documents)
     hierarchy_rows = _hierarchy_rows(release.pk, tree, base, stamp)
@@ -322,7 +325,7 @@ def publish(
 
     release.total_products = len(product_id_of)
     release.total_nodes = len(tree.nodes)
-    versions = {pid: at for _, pid, _, at in released}
+    versions = {pid: at for _, pid, _, at, _ in released}
     release.delta = _delta(versions, {} if export_full_delta else base_rows)
     release.updated_at = utcnow()
     session.flush()
@@ -427,12 +430,15 @@ def _related(
 
 def _winning_versions(
     session: Session, stack: list[Pricebook], hierarchy_pks: list[int]
-) -> dict[str, tuple[int, int, Any]]:
-    """Per sku of the release's products: (price book pk, price pk, updated_at) of the price that wins it
-    (§9.6.1: the first book of the stack that prices it)."""
+) -> dict[str, tuple[int, int, str]]:
+    """Per sku of the release's products: (price book pk, price pk, updated_at as text) of the price that wins
+    it (§9.6.1: the first book of the stack that prices it)."""
     rank = {book.pk: position for position, book in enumerate(stack)}
-    best: dict[str, tuple[int, int, Any]] = {}
-    for book_pk, sku, price_pk, updated_at in reuse.price_versions(session, list(rank), hierarchy_pks):
+    versions = reuse.price_versions(session, list(rank), hierarchy_pks)
+    if len(rank) == 1:  # one book: each sku has one price (unique per book), and it wins
+        return {sku: (book_pk, price_pk, updated_at) for book_pk, sku, price_pk, updated_at in versions}
+    best: dict[str, tuple[int, int, str]] = {}
+    for book_pk, sku, price_pk, updated_at in versions:
         current = best.get(sku)
         if current is None or rank[book_pk] < rank[current[0]]:
             best[sku] = (book_pk, price_pk, updated_at)
@@ -440,12 +446,12 @@ def _winning_versions(
 
 
 def _inputs(
-    released: list[tuple[int, uuid.UUID, str | None, Any]],
+    released: list[tuple[int, uuid.UUID, str | None, Any, str]],
     nodes_of_product: dict[int, list[tuple[Any, int]]],
     tree: TreeFacts,
     slugs: dict[int, list[str]],
     related: dict[int, list[tuple[str, int, uuid.UUID]]],
-    winners: dict[str, tuple[int, int, Any]],
+    winners: dict[str, tuple[int, int, str]],
 ) -> dict[int, bytes]:
     """Per product pk: a digest of everything its release row, digest and related rows are rendered from
     besides the release's own id and time — its version (updated_at: every change of its fields moves it),
@@ -455,28 +461,21 @@ def _inputs(
     node_ids = tree.node_ids
     node_token = {pk: node_ids[pk] + ">" + ",".join(crumbs) for pk, crumbs in tree.crumbs.items()}
     result: dict[int, bytes] = {}
-    for pk, _, sku, updated_at in released:
-        links = _crumb_order(nodes_of_product[pk], node_ids)
+    for pk, _, sku, _, version in released:
         winner = winners.get(sku) if sku else None
         text = "\n".join(
             (
                 RENDERING,
-                _version(updated_at),
+                version,
                 sku or "",
-                "|".join(node_token[node_pk] for _, node_pk in links),
+                "|".join(node_token[node_pk] for _, node_pk in nodes_of_product[pk]),  # in bread-crumb order
                 ",".join(slugs.get(pk, ())),
                 "|".join(f"{slug},{target}" for slug, _, target in related.get(pk, ())),
-                "" if winner is None else f"{winner[0]},{winner[1]},{_version(winner[2])}",
+                "" if winner is None else f"{winner[0]},{winner[1]},{winner[2]}",
             )
         )
         result[pk] = hashlib.blake2b(text.encode(), digest_size=16).digest()
     return result
-
-
-def _version(instant: Any) -> str:
-    """An instant read with the driver, as text that changes when it does. (PostgreSQL writes it in the
-    session's time zone: a server whose zone changed renders every product once more, no worse.)"""
-    return str(instant)
 
 
 def _reusable(session: Session, previous: Release, release: Release) -> bool:
@@ -502,23 +501,13 @@ def _link_prefix(base: str) -> str:
     return f'":"{base}/'
 
 
-def _crumb_order(links: list[tuple[Any, int]], node_ids: dict[int, str]) -> list[tuple[Any, int]]:
-    """A product's (linked_at, node pk) links, most recently linked first, then by node id. The instants are
-    the driver's values (aware datetimes, or SQLite's text): compared, never converted."""
-    if len(links) < 2:
-        return links
-    ordered = sorted(links, key=lambda link: node_ids[link[1]])
-    ordered.sort(key=lambda link: link[0], reverse=True)  # stable: ties keep the node id order
-    return ordered
-
-
 def _bread_crumbs(links: list[tuple[Any, int]], tree: TreeFacts) -> tuple[list[str], dict[str, list[str]]]:
-    """bread_crumb_nodes: linked nodes, most recently linked first; bread_crumbs: for each, the ids from
-    the hierarchy down to its parent (at most 10, those nearest the root; computed once per node)."""
+    """bread_crumb_nodes: linked nodes, most recently linked first, then by node id (`links` come so, from
+    live_links); bread_crumbs: for each, the ids from the hierarchy down to its parent (at most 10, those
+    nearest the root; computed once per node)."""
     node_ids = tree.node_ids
-    ordered = _crumb_order(links, node_ids)
-    crumb_nodes = [node_ids[node_pk] for _, node_pk in ordered]
-    crumbs = {node_ids[node_pk]: list(tree.crumbs[node_pk]) for _, node_pk in ordered}
+    crumb_nodes = [node_ids[node_pk] for _, node_pk in links]
+    crumbs = {node_ids[node_pk]: list(tree.crumbs[node_pk]) for _, node_pk in links}
     return crumb_nodes, crumbs
 
 
@@ -526,11 +515,12 @@ def _product_document(
     product: Any,  # a row of repo.PRODUCT_FIELDS
     base: str,
     published_at: str,
-    catalog_id: uuid.UUID,
+    catalog_id: str,
     attached: list[str],
     related: list[str] | None,
     crumbs: tuple[list[str], dict[str, list[str]]],
 ) -> dict[str, Any]:
+    product_id = str(product.id)
     attributes: dict[str, Any] = {"name": product.name}
     for name, key in (("description", "description"), ("slug", "slug"), ("sku", "sku")):
         value = getattr(product, name)
@@ -557,10 +547,10 @@ def _product_document(
     relationships: dict[str, Any] = {}
     if slugs:
         relationships["custom_relationships"] = {
-            "links": {slug: f"{base}/products/{product.id}/relationships/{slug}/products" for slug in slugs}
+            "links": {slug: f"{base}/products/{product_id}/relationships/{slug}/products" for slug in slugs}
         }
     meta: dict[str, Any] = {
-        "catalog_id": str(catalog_id),
+        "catalog_id": catalog_id,
         "catalog_source": "pim",
         "product_types": ["standard"],
         "bread_crumb_nodes": crumbs[0],
@@ -570,7 +560,7 @@ def _product_document(
         meta["custom_relationships"] = slugs
     return {
         "type": "product",
-        "id": str(product.id),
+        "id": product_id,
         "attributes": attributes,
         "relationships": relationships,
         "meta": meta,

@@ -32,6 +32,15 @@ from assortment.db.repositories import releases
 from assortment.db.repositories.common import DriverSQL, insert_rows
 
 
+def read_instants_in_utc(session: Session) -> None:
+    """PostgreSQL: this transaction reads instants in UTC. The server's zone (often `Etc/UTC`) comes back as a
+    zoneinfo, and formatting each of a publish's few hundred thousand instants converted it first (3 µs
+    each); in UTC the driver hands out `datetime.UTC` itself. The instants are the same either way, and so
+    is their text (`_version`)."""
+    if session.connection().dialect.name == "postgresql":
+        session.connection().exec_driver_sql("SET LOCAL TimeZone = 'UTC'")
+
+
 def _released(hierarchy_pks: Collection[int]) -> Select[Any]:
     """The pks of the live products linked to a node of the hierarchies (the products of the release)."""
     return (
@@ -67,30 +76,41 @@ def _uuid(value: Any) -> uuid.UUID:
     return value if isinstance(value, uuid.UUID) else uuid.UUID(hex=value)
 
 
-def released_products(session: Session, hierarchy_pks: Collection[int]) -> list[tuple[int, uuid.UUID, str | None, Any]]:
-    """(pk, id, sku, updated_at) of the products of the release, in the order of its product lists: most
-    recently updated first, then by id (the database's uuid order is the order of their text). Read with
-    the driver: `updated_at` is the driver's value (PostgreSQL: an aware datetime; SQLite: the stored text,
-    whose order is the order of the instants), comparable with others read so."""
+def _as_text(session: Session, column: str) -> str:
+    """A column read as its text: PostgreSQL casts it; SQLite stores instants as text already."""
+    return f"{column}::text" if session.connection().dialect.name == "postgresql" else column
+
+
+def released_products(
+    session: Session, hierarchy_pks: Collection[int]
+) -> list[tuple[int, uuid.UUID, str | None, Any, str]]:
+    """(pk, id, sku, updated_at, updated_at as text) of the products of the release, in the order of its
+    product lists: most recently updated first, then by id (the database's uuid order is the order of their
+    text). Read with the driver: `updated_at` is the driver's value (PostgreSQL: an aware datetime; SQLite:
+    the stored text, whose order is the order of the instants), comparable with others read so; its text
+    is the database's (a version for digests, without formatting an instant per product)."""
     if not hierarchy_pks:
         return []
     statement = (
-        "SELECT p.pk, p.id, p.sku, p.updated_at FROM product p WHERE p.status = 'live' AND p.pk IN"
+        f"SELECT p.pk, p.id, p.sku, p.updated_at, {_as_text(session, 'p.updated_at')} FROM product p"
+        " WHERE p.status = 'live' AND p.pk IN"
         " (SELECT np.product_pk FROM node_product np JOIN node n ON n.pk = np.node_pk"
         f" WHERE n.hierarchy_pk IN ({_hierarchy_list(hierarchy_pks)})) ORDER BY p.updated_at DESC, p.id"
     )
-    return [(pk, _uuid(pid), sku, at) for pk, pid, sku, at in _fetch(session, statement)]
+    return [(pk, _uuid(pid), sku, at, text) for pk, pid, sku, at, text in _fetch(session, statement)]
 
 
 def live_links(session: Session, hierarchy_pks: Collection[int]) -> list[tuple[int, int, Any]]:
     """(node pk, product pk, linked_at as the driver returns it) of the links of live products to nodes of
-    the hierarchies."""
+    the hierarchies, each product's in bread-crumb order: most recently linked first, then by node id (the
+    database's uuid order is the order of their text; SQLite's instants are text in the order of the
+    instants)."""
     if not hierarchy_pks:
         return []
     statement = (
         "SELECT np.node_pk, np.product_pk, np.linked_at FROM node_product np JOIN node n ON n.pk = np.node_pk"
         f" JOIN product p ON p.pk = np.product_pk WHERE n.hierarchy_pk IN ({_hierarchy_list(hierarchy_pks)})"
-        " AND p.status = 'live'"
+        " AND p.status = 'live' ORDER BY np.product_pk, np.linked_at DESC, n.id"
     )
     return _fetch(session, statement)
 
@@ -135,14 +155,13 @@ def active_associations(
 
 def price_versions(
     session: Session, pricebook_pks: Collection[int], hierarchy_pks: Collection[int]
-) -> list[tuple[int, str, int, Any]]:
-    """(price book pk, sku, price pk, updated_at as the driver returns it) of the prices those books hold for
-    the skus of the release's products: which price wins for a sku, and which version of it, without
-    reading the prices."""
+) -> list[tuple[int, str, int, str]]:
+    """(price book pk, sku, price pk, updated_at as text) of the prices those books hold for the skus of the
+    release's products: which price wins for a sku, and which version of it, without reading the prices."""
     if not pricebook_pks or not hierarchy_pks:
         return []
     statement = (
-        "SELECT pr.pricebook_pk, pr.sku, pr.pk, pr.updated_at FROM price pr"
+        f"SELECT pr.pricebook_pk, pr.sku, pr.pk, {_as_text(session, 'pr.updated_at')} FROM price pr"
         f" WHERE pr.pricebook_pk IN ({_hierarchy_list(pricebook_pks)}) AND pr.sku IN"
         " (SELECT p.sku FROM product p WHERE p.status = 'live' AND p.sku IS NOT NULL AND p.pk IN"
         " (SELECT np.product_pk FROM node_product np JOIN node n ON n.pk = np.node_pk"
