@@ -7,8 +7,8 @@ The catalog is seeded and published as in the publish benchmark; then 1 % of its
 direct SQL (a third renamed, a third repriced, a third moved from one of their nodes to another) and it is
 published again. `assortment serve --workers 1` then answers the first page of the second release's changes
 (default base: the first release): the first such request (after one request for the catalog, which pays the
-server's own first-request costs: the signing key, the first connection), then `--changes-reads` more, one at
-a time over fresh connections.
+server's own first-request costs: the signing key, the first connection), which finds the changes and keeps
+them, then `--changes-reads` more, one at a time over fresh connections, which read what it kept.
 
     python -m bench.run --only changes
     python -m bench.run --only changes --catalog-products 10000 --catalog-nodes 200 \
@@ -165,7 +165,9 @@ def run(ctx: Context) -> Section:
             "(first page of 25, default base: the first release) from `assortment serve --workers 1`, each "
             "request over a fresh connection from a separate process on 127.0.0.1: the first such request "
             "(the server having answered one request for the catalog, which pays its own first-request costs), "
-            f"then {reads} more one after the other. The changes include the nodes whose products, children or "
+            f"then {reads} more one after the other. The first finds the changes (one pass over both releases' "
+            "digests) and keeps them; the others read what it kept. The changes include the nodes whose "
+            "products, children or "
             "place changed. Both databases after `VACUUM ANALYZE` / a WAL checkpoint, as the read benchmarks "
             "(the PostgreSQL plan, a full join, does not depend on statistics: a table published into moments "
             f"ago has none). {versions}.",

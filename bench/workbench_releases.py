@@ -29,6 +29,9 @@ from bench.hierarchies import Latency, timed
 from bench.workbench import BUDGET_MS, create_user, sign_in
 
 WARMUP = 3
+# Measured once, before the others: the first comparison of two releases passes over both and keeps what
+# differs (later ones read that); outside the budget's steady state, shown for what it costs.
+FIRST_COMPARISON = "compare it with the release before, the first time (found and kept; once per pair)"
 
 
 @dataclass
@@ -63,11 +66,15 @@ def run(ctx: Context) -> Section:
             figures = Figures(server_version(kind, url), load_average())
             with running_server(url, workers=1) as base, httpx.Client(base_url=base, timeout=120) as client:
                 sign_in(client, email)
+                client.get(catalog)  # the server's first page (templates compiled) is not the comparison's
                 for title, path in pages.items():
 
                     def get(_i: int, path: str = path) -> httpx.Response:
                         return client.get(path)
 
+                    if path.endswith("/compare"):  # the pair's first comparison finds and keeps its changes
+                        figures.pages[FIRST_COMPARISON] = timed(1, 0, get, 200)
+                        print(f"  {kind}: {FIRST_COMPARISON}: {figures.pages[FIRST_COMPARISON].text()}")
                     figures.pages[title] = timed(requests, WARMUP, get, 200)
                     print(f"  {kind}: {title}: {figures.pages[title].text()}")
             results[kind] = figures
@@ -81,6 +88,8 @@ def run(ctx: Context) -> Section:
         latencies = [results[k].pages[title] for k in results]
         worst = max(max(lat.median, lat.p95) for lat in latencies)
         verdict = ("pass" if worst <= BUDGET_MS else "**fail**") if budget else "(not the budget size)"
+        if title == FIRST_COMPARISON:
+            verdict = "(once per pair of releases)"
         cells = " | ".join(lat.text() for lat in latencies)
         lines.append(f"| {title} | ≤ {BUDGET_MS:.0f} ms | {cells} | {verdict} |")
     versions = "; ".join(f"{f.version}, load average {f.load:.2f}" for f in results.values())
@@ -89,7 +98,9 @@ def run(ctx: Context) -> Section:
             f"The catalog of the publish benchmark ({sizes.text()}) published, 1 % of its products changed "
             "(renamed, repriced, moved) and published again, as in the `changes` benchmark. Workbench pages from "
             f"`assortment serve --workers 1`, signed in as an editor, {requests} sequential requests each over "
-            f"keep-alive loopback after {WARMUP} of warm-up; time as the client sees it. {versions}.",
+            f"keep-alive loopback after {WARMUP} of warm-up; time as the client sees it. The first comparison of "
+            "the two releases is timed alone, before the others: it passes over both releases' digests and keeps "
+            f"what differs, which every later comparison of the pair reads. {versions}.",
             "",
             f"Command: `{ctx.command}` — {date.today().isoformat()}",
             "",

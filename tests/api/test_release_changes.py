@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from sqlalchemy import delete
+from sqlalchemy import delete, func, select
 
-from assortment.db.models import Release, ReleaseDigest
+from assortment.db.models import Release, ReleaseChange, ReleaseComparison, ReleaseDigest
 from assortment.domain import release_digests
 from tests.api.test_release_prices import add_price, base, make_book, set_price
 from tests.catalogs import (
@@ -323,6 +323,7 @@ def test_releases_without_digests_compare_the_same(shop: Shop, db: Database) -> 
     stored = changes(shop.api, shop.url(second))
     with db.sessions.begin() as session:
         session.execute(delete(ReleaseDigest))
+        session.execute(delete(ReleaseComparison))  # else the comparison kept above answers
     assert changes(shop.api, shop.url(second)) == stored
     # One side with digests, the other without.
     set_product(shop.api, shop.products["boot"], name="Boots")
@@ -331,6 +332,118 @@ def test_releases_without_digests_compare_the_same(shop: Shop, db: Database) -> 
         "updated",
         ["name", "updated_at"],
     )
+
+
+# --- comparisons kept ---------------------------------------------------------------------------------------
+
+
+def kept(db: Database) -> list[tuple[int, ...]]:
+    """(release pk, base pk, created, updated, deleted) of every comparison kept."""
+    with db.sessions() as session:
+        rows = session.execute(
+            select(
+                ReleaseComparison.release_pk,
+                ReleaseComparison.base_pk,
+                ReleaseComparison.created,
+                ReleaseComparison.updated,
+                ReleaseComparison.deleted,
+            ).order_by(ReleaseComparison.release_pk, ReleaseComparison.base_pk)
+        ).all()
+    return [tuple(row) for row in rows]
+
+
+def change_rows(db: Database) -> int:
+    with db.sessions() as session:
+        return session.scalar(select(func.count()).select_from(ReleaseChange)) or 0
+
+
+def forget(db: Database) -> None:
+    with db.sessions.begin() as session:
+        session.execute(delete(ReleaseComparison))
+
+
+def test_a_comparison_is_kept_and_answers_as_one_found_again(shop: Shop, db: Database) -> None:
+    """Two releases never change: the first comparison of a pair keeps its changes, later ones read them. Every
+    answer (filters, pages, counts) is the one a comparison from scratch gives."""
+    first = shop.publish()
+    edit(shop)
+    second = shop.publish()
+    url = shop.url(second)
+    assert kept(db) == []
+    # A filter on the entity type compares those entities only: nothing kept.
+    nodes = changes(shop.api, url, filter="eq(entity_type,node)")
+    assert kept(db) == []
+    fresh = changes(shop.api, url)
+    assert [row[2:] for row in kept(db)] == [(1, 6, 1)] and change_rows(db) == 8
+    queries: list[dict[str, str]] = [
+        {},
+        {"filter": "eq(entity_type,node)"},
+        {"filter": "eq(entity_type,product):eq(change,updated)"},
+        {"filter": "(eq(change,created)|eq(change,deleted))"},
+        {"filter": f"in(entity_id,{shop.products['tee']},{shop.products['sandal']})"},
+        {"page[limit]": "3", "page[offset]": "3"},
+        {"page[limit]": "3", "page[after]": ""},
+        {"since": first},
+    ]
+    from_kept = [changes(shop.api, url, **query) for query in queries]
+    assert from_kept[0] == fresh and from_kept[1] == nodes
+    forget(db)
+    found_again = []
+    for query in queries:
+        found_again.append(changes(shop.api, url, **query))
+        forget(db)
+    assert from_kept == found_again
+    # The kept rows are what later comparisons read.
+    changes(shop.api, url)
+    with db.sessions.begin() as session:
+        session.execute(delete(ReleaseChange).where(ReleaseChange.entity_id == uuid.UUID(shop.products["tee"])))
+    assert shop.products["tee"] not in entries(changes(shop.api, url))
+    # The other way round is another pair; a release against itself and the first release keep nothing.
+    forget(db)
+    changes(shop.api, shop.url(first), since=second)
+    changes(shop.api, url, since=second)
+    changes(shop.api, shop.url(first))
+    assert [row[2:] for row in kept(db)] == [(1, 6, 1)]
+
+
+def test_kept_comparisons_go_with_either_release(shop: Shop, db: Database) -> None:
+    first = shop.publish()
+    set_product(shop.api, shop.products["tee"], name="Second")
+    second = shop.publish()
+    set_product(shop.api, shop.products["tee"], name="Third")
+    third = shop.publish()
+    changes(shop.api, shop.url(second))  # second since first
+    changes(shop.api, shop.url(third))  # third since second
+    changes(shop.api, shop.url(third), since=first)
+    assert len(kept(db)) == 3 and change_rows(db) == 3
+    assert shop.api.delete(f"/pcm/catalogs/{shop.catalog}/releases/{first}").status_code == 204
+    assert len(kept(db)) == 1 and change_rows(db) == 1  # third since second
+    assert shop.api.delete(f"/pcm/catalogs/{shop.catalog}/releases/{third}").status_code == 204
+    assert kept(db) == [] and change_rows(db) == 0
+    assert entries(changes(shop.api, shop.url(second), since=second)) == {}
+
+
+def test_a_comparison_answers_without_waiting_for_a_busy_writer(shop: Shop, db: Database) -> None:
+    """Keeping a comparison waits a moment for the write lock, not the busy timeout: while another transaction
+    writes (here: keeps the same pair, uncommitted), the comparison is answered, found from scratch, not kept."""
+    shop.publish()
+    edit(shop)
+    second = shop.publish()
+    with db.sessions() as session:
+        releases = session.scalars(select(Release.pk).order_by(Release.pk)).all()
+    holder = db.sessions()
+    try:
+        holder.connection(execution_options={"assortment_sqlite_immediate": True})
+        holder.add(ReleaseComparison(release_pk=releases[1], base_pk=releases[0], created=0, updated=0, deleted=0))
+        holder.flush()
+        body = changes(shop.api, shop.url(second))
+        assert body["meta"]["counts"] == {"created": 1, "updated": 6, "deleted": 1}
+    finally:
+        holder.rollback()
+        holder.close()
+    assert kept(db) == []
+    assert changes(shop.api, shop.url(second)) == body
+    assert [row[2:] for row in kept(db)] == [(1, 6, 1)]
 
 
 # --- the command line ------------------------------------------------------------------------------------

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event, text
@@ -86,6 +87,34 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
 def begin_write(session: Session) -> None:
     """Mark the session's transaction as a writer before its first statement."""
     session.connection(execution_options={SQLITE_IMMEDIATE: True})
+
+
+@contextmanager
+def quick_writer(engine: Engine, wait_ms: int) -> Iterator[Session | None]:
+    """A write transaction of its own, committed when the block ends, that waits at most `wait_ms` for a
+    lock instead of the busy timeout (SQLite's write lock is held for seconds by a publish): for writes that
+    may as well not happen, such as keeping what a read found. Waiting longer raises OperationalError.
+    None on an in-memory SQLite database, whose one connection the caller is using."""
+    if engine.dialect.name != "sqlite":
+        with Session(bind=engine) as session:
+            session.execute(text(f"SET LOCAL lock_timeout = '{int(wait_ms)}ms'"))
+            yield session
+            session.commit()
+        return
+    if engine.url.database in (None, "", ":memory:"):
+        yield None
+        return
+    with engine.connect() as connection:
+        driver = connection.connection.driver_connection
+        assert driver is not None
+        (previous,) = driver.execute("PRAGMA busy_timeout").fetchone()
+        driver.execute(f"PRAGMA busy_timeout={int(wait_ms)}")
+        try:
+            with Session(bind=connection.execution_options(**{SQLITE_IMMEDIATE: True})) as session:
+                yield session
+                session.commit()
+        finally:
+            driver.execute(f"PRAGMA busy_timeout={int(previous)}")
 
 
 # The advisory lock space of snapshot writers on PostgreSQL ("SNAP"); the key is a hash of the writer's name.

@@ -12,6 +12,7 @@ from sqlalchemy import (
     CheckConstraint,
     Float,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     LargeBinary,
@@ -501,6 +502,44 @@ class ReleaseDigest(Base):
     entity_type: Mapped[str] = mapped_column(String(16), primary_key=True)  # hierarchy | node | product
     entity_id: Mapped[uuid.UUID] = mapped_column(Uuid(), primary_key=True)
     digest: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class ReleaseComparison(Base):
+    """Two releases of a catalog compared once (SPEC §10.1): neither ever changes, so neither does what one
+    serves differently from the other. The pair's `ReleaseChange` rows are complete when this row exists;
+    both go when either release goes."""
+
+    __tablename__ = "release_comparison"
+
+    release_pk: Mapped[int] = mapped_column(ForeignKey("catalog_release.pk", ondelete="CASCADE"), primary_key=True)
+    base_pk: Mapped[int] = mapped_column(
+        ForeignKey("catalog_release.pk", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    created: Mapped[int] = mapped_column(Integer)
+    updated: Mapped[int] = mapped_column(Integer)
+    deleted: Mapped[int] = mapped_column(Integer)
+    compared_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ReleaseChange(Base):
+    """One entity a release serves differently from its base (created, updated or deleted), of a stored
+    comparison (`ReleaseComparison`)."""
+
+    __tablename__ = "release_change"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["release_pk", "base_pk"],
+            ["release_comparison.release_pk", "release_comparison.base_pk"],
+            ondelete="CASCADE",
+        ),
+        {"sqlite_with_rowid": False},
+    )
+
+    release_pk: Mapped[int] = mapped_column(Integer, primary_key=True)
+    base_pk: Mapped[int] = mapped_column(Integer, primary_key=True)
+    entity_type: Mapped[str] = mapped_column(String(16), primary_key=True)  # hierarchy | node | product
+    entity_id: Mapped[uuid.UUID] = mapped_column(Uuid(), primary_key=True)
+    change: Mapped[str] = mapped_column(String(8))  # created | updated | deleted
 
 
 class Currency(Base):

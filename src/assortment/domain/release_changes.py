@@ -6,10 +6,16 @@ digests publish stores per entity (`release_digests`): one pass over the two rel
 SQL, finds every difference without reading a document. Only the entries of the page answered are looked
 at closely, to name the `fields` that differ, by comparing the two documents as the release view serves them
 (links and `published_at` of the releases themselves aside).
+
+Two releases never change, so neither does what differs between them: the first comparison of a pair
+(unfiltered, or filtered by anything but the entity type) keeps its changes (`release_comparison`,
+`release_change`), and every later one reads them instead of passing over both releases again: at 100k
+products differing in 1 %, ≈ 1,000 rows instead of 2 × 100k digests.
 """
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -17,8 +23,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
+from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
+from assortment.db.engine import quick_writer
 from assortment.db.models import Release
 from assortment.db.repositories import release_changes as repo
 from assortment.db.repositories import releases as release_repo
@@ -37,9 +46,17 @@ from assortment.domain.releases import (
 from assortment.domain.tenancy import Principal
 from assortment.errors import BadRequest, ValidationFailed
 
+log = logging.getLogger("assortment.changes")
+
 ENTITY_TYPES = ("hierarchy", "node", "product")  # also the order of the list
 KINDS = ("created", "updated", "deleted")
 _RANK = {entity_type: rank for rank, entity_type in enumerate(ENTITY_TYPES)}
+# A comparison is kept when it finds at most this many changes (two releases that differ in most of 100k
+# products would cost more to keep, and to read back, than to compare again).
+KEEP_AT_MOST = 20_000
+# How long keeping a comparison waits for SQLite's write lock: a publish holds it for seconds, and the
+# comparison is answered either way (the next one tries again).
+KEEP_WAIT_MS = 50
 
 # Members of a product's `meta` that its price makes (§9.6.2): a difference there is a difference of `price`.
 _PRICE_META = frozenset(
@@ -142,12 +159,39 @@ class ChangesService:
         accepts, types = compile_filter(terms)
         ref = ReleaseService(self.session, self.principal).resolve(catalog_id, release_id)
         base = self._base(ref, since)
-        items: list[Change] = []
-        for entity_type in ENTITY_TYPES:
-            if entity_type in types:
-                items += [c for c in self._differences(ref, base, entity_type) if accepts(c)]
+        items = [c for c in self._changes(ref, base, types) if accepts(c)]
         items.sort(key=change_order)
         return Changes(ref, base, items)
+
+    def _changes(self, ref: ReleaseRef, base: Release | None, types: set[str]) -> list[Change]:
+        """Every change of those entity types (in no order): kept ones when the pair was compared before,
+        else found now, and kept when they are of every type."""
+        release = ref.release
+        wanted = [entity_type for entity_type in ENTITY_TYPES if entity_type in types]
+        if base is None or base.pk == release.pk:
+            return [c for entity_type in wanted for c in self._differences(ref, base, entity_type)]
+        stored = repo.stored_changes(self.session, release.pk, base.pk, wanted)
+        if stored is not None:
+            return [Change(entity_type, entity_id, change) for entity_type, entity_id, change in stored]
+        found = [c for entity_type in wanted for c in self._differences(ref, base, entity_type)]
+        if len(wanted) == len(ENTITY_TYPES) and len(found) <= KEEP_AT_MOST:
+            self._keep(release, base, found)
+        return found
+
+    def _keep(self, release: Release, base: Release, found: list[Change]) -> None:
+        """Keep a comparison, in a transaction of its own. Not kept (and found again next time) when the
+        write lock is busy, another request kept it first, or a release went meanwhile."""
+        bind = self.session.get_bind()
+        if not isinstance(bind, Engine):
+            return
+        counted = Counter(c.change for c in found)
+        rows = [(c.entity_type, c.entity_id, c.change) for c in found]
+        try:
+            with quick_writer(bind, KEEP_WAIT_MS) as session:
+                if session is not None:
+                    repo.store_changes(session, release.pk, base.pk, rows, {k: counted.get(k, 0) for k in KINDS})
+        except (OperationalError, IntegrityError) as exc:
+            log.info("comparison of releases %s and %s not kept: %s", release.id, base.id, exc.__class__.__name__)
 
     def _base(self, ref: ReleaseRef, since: str | None) -> Release | None:
         catalog_pk = ref.catalog.pk
@@ -186,6 +230,19 @@ class ChangesService:
             *(Change(entity_type, i, "updated") for i, d in mine.items() if i in theirs and theirs[i] != d),
             *(Change(entity_type, i, "deleted") for i in theirs if i not in mine),
         ]
+
+    def names(self, changes: Changes, entries: Iterable[Change]) -> dict[str, str | None]:
+        """{change key: the entity's name} as the release that has it names it (the base, for deleted ones)."""
+        wanted: dict[tuple[int, str], list[uuid.UUID]] = defaultdict(list)
+        for entry in entries:
+            side = changes.base if entry.change == "deleted" else changes.ref.release
+            if side is not None:
+                wanted[(side.pk, entry.entity_type)].append(entry.entity_id)
+        found: dict[str, str | None] = {}
+        for (release_pk, entity_type), ids in wanted.items():
+            named = repo.names(self.session, release_pk, entity_type, ids)
+            found.update({f"{entity_type}:{i}": named.get(i) for i in ids})
+        return found
 
     # --- what differs ------------------------------------------------------------------------------------
 

@@ -8,9 +8,13 @@ from collections.abc import Collection, Iterator
 from typing import Any
 
 from sqlalchemy import Text, cast, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from assortment.db.models import (
+    ReleaseChange,
+    ReleaseComparison,
     ReleaseDigest,
     ReleaseHierarchy,
     ReleaseNode,
@@ -19,6 +23,7 @@ from assortment.db.models import (
     ReleaseRelated,
 )
 from assortment.db.repositories.common import DriverSQL, insert_rows
+from assortment.db.types import utcnow
 
 STREAM_ROWS = 2000
 
@@ -105,6 +110,76 @@ def entity_ids(session: Session, entity_type: str, release_pk: int, *, digested:
     if digested:
         return [_uuid(i) for (i,) in _DIGESTED_IDS.run(session, release_pk, entity_type)]
     return [_uuid(i) for (i,) in _IDS[entity_type].run(session, release_pk)]
+
+
+# --- comparisons kept (two releases never change, so neither do their differences) ------------------------
+
+_STORED = DriverSQL("SELECT 1 FROM release_comparison WHERE release_pk = %s AND base_pk = %s")
+_STORED_CHANGES = DriverSQL(
+    "SELECT entity_type, entity_id, change FROM release_change WHERE release_pk = %s AND base_pk = %s"
+)
+_STORED_CHANGES_OF_TYPE = DriverSQL(
+    "SELECT entity_type, entity_id, change FROM release_change"
+    " WHERE release_pk = %s AND base_pk = %s AND entity_type = %s"
+)
+
+
+def stored_changes(
+    session: Session, release_pk: int, base_pk: int, entity_types: Collection[str]
+) -> list[tuple[str, uuid.UUID, str]] | None:
+    """(entity type, id, change) of a comparison kept earlier, of those entity types (any order); None when
+    the pair was never compared and kept."""
+    if _STORED.run(session, release_pk, base_pk).first() is None:
+        return None
+    if len(entity_types) == 3:
+        rows = _STORED_CHANGES.run(session, release_pk, base_pk)
+        return [(kind, _uuid(i), change) for kind, i, change in rows]
+    found: list[tuple[str, uuid.UUID, str]] = []
+    for entity_type in entity_types:
+        rows = _STORED_CHANGES_OF_TYPE.run(session, release_pk, base_pk, entity_type)
+        found += [(kind, _uuid(i), change) for kind, i, change in rows]
+    return found
+
+
+def store_changes(
+    session: Session, release_pk: int, base_pk: int, changes: list[tuple[str, uuid.UUID, str]], counts: dict[str, int]
+) -> bool:
+    """Keep a comparison and its changes; False when another transaction kept the pair first (nothing
+    written). Both releases must still exist (else the foreign keys refuse it)."""
+    connection = session.connection()
+    values = {"release_pk": release_pk, "base_pk": base_pk, **counts, "compared_at": utcnow()}
+    insert = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
+    statement = insert(ReleaseComparison).values(**values).on_conflict_do_nothing()
+    if connection.execute(statement.returning(ReleaseComparison.release_pk)).first() is None:
+        return False
+    if not changes:
+        return True
+    if connection.dialect.name == "sqlite":
+        sql = "INSERT INTO release_change (release_pk, base_pk, entity_type, entity_id, change) VALUES (?, ?, ?, ?, ?)"
+        connection.exec_driver_sql(sql, [(release_pk, base_pk, kind, i.hex, change) for kind, i, change in changes])
+        return True
+    keyed = [
+        {"release_pk": release_pk, "base_pk": base_pk, "entity_type": kind, "entity_id": i, "change": change}
+        for kind, i, change in changes
+    ]
+    insert_rows(session, ReleaseChange, keyed)
+    return True
+
+
+_NAMED: dict[str, tuple[Any, Any]] = {
+    "hierarchy": (ReleaseHierarchy, ReleaseHierarchy.hierarchy_id),
+    "node": (ReleaseNode, ReleaseNode.node_id),
+    "product": (ReleaseProduct, ReleaseProduct.product_id),
+}
+
+
+def names(session: Session, release_pk: int, entity_type: str, ids: Collection[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """{id: name} of those entities of a release (the name its document carries, from its own column)."""
+    if not ids:
+        return {}
+    model, key = _NAMED[entity_type]
+    query = select(key, model.name).where(model.release_pk == release_pk, key.in_(list(ids)))
+    return {_uuid(i): name for i, name in session.execute(query)}
 
 
 # --- a release's rows, for digests computed from them (digests.from_rows) ---------------------------------

@@ -7,7 +7,7 @@ from collections.abc import Collection, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Text, cast, delete, func, literal, select, text, update
+from sqlalchemy import ColumnElement, Text, cast, delete, func, literal, or_, select, text, update
 from sqlalchemy.orm import Session, defer
 
 from assortment.db.filters import FilterField, Kind, allow
@@ -23,6 +23,7 @@ from assortment.db.models import (
     Product,
     ProductRelationshipSlot,
     Release,
+    ReleaseComparison,
     ReleaseDigest,
     ReleaseHierarchy,
     ReleaseNode,
@@ -309,6 +310,9 @@ def delete_releases(session: Session, release_pks: Collection[int]) -> None:
     if not release_pks:
         return
     pks = list(release_pks)
+    # comparisons kept with either side (their change rows follow by the foreign key's cascade)
+    kept = or_(ReleaseComparison.release_pk.in_(pks), ReleaseComparison.base_pk.in_(pks))
+    session.execute(delete(ReleaseComparison).where(kept))
     for model in (ReleaseDigest, ReleaseRelated, ReleaseNodeProduct, ReleaseProduct, ReleaseNode, ReleaseHierarchy):
         session.execute(delete(model).where(model.release_pk.in_(pks)))
     session.execute(delete(Release).where(Release.pk.in_(pks)))
