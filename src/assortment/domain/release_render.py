@@ -13,7 +13,9 @@ That costs more than the rest of a storefront page together, so a page renders h
   which either marker is missing or repeated, or that already has one of the keys that are added;
 - a price with no sale active now is rendered by `_plain_price` from the decoded price alone, with the
   display figures written by a formatter made once per request; a price with an active sale takes the
-  general `price_fields`.
+  general `price_fields`, whose members are spliced the same way;
+- publish renders a price without sales once for every display currency (`price_parts`), and a read
+  splices those bytes as they are.
 
 The bytes are those the general way gives, key for key (tests/unit/test_release_render.py compares the
 two over generated documents, prices, currencies and instants).
@@ -166,16 +168,20 @@ class RowRenderer:
             boundary = next_boundary(sales, self.now)
             if boundary is not None and (self.valid_until is None or boundary < self.valid_until):
                 self.valid_until = boundary
-            if active_sale(sales, self.now) is not None or not _spliceable(document):
-                return self._general(document, decoded, curated)
-        elif not _spliceable(document):
+        if not _spliceable(document):
             return self._general(document, decoded, curated)
+        on_sale = bool(sales) and active_sale(sales, self.now) is not None
         attributes_end = document.index(ATTRIBUTES_END)
         added = [CURATED] if curated else []
         meta_added = b""
         if decoded is not None:
-            price_attributes, meta_added = _plain_price(decoded, self.formatter)
-            added.append(price_attributes)
+            if on_sale:  # the general fields, spliced: the keys are new to the document, so they go last
+                attributes, meta = price_fields(decoded, self.display, self.now)
+                price_attributes, meta_added = orjson.dumps(attributes)[1:-1], orjson.dumps(meta)[1:-1]
+            else:
+                price_attributes, meta_added = _plain_price(decoded, self.formatter)
+            if price_attributes:
+                added.append(price_attributes)
         joined = b"," + b",".join(added)
         head = document[:attributes_end] + joined + document[attributes_end:-2]
         if meta_added:
