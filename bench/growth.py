@@ -393,9 +393,11 @@ class Flatness:
     def verdict(self) -> str:
         if self.sizes < 2:
             return "(one size only)"
-        if self.flat is None:
+        if self.flat is None or self.cpu_ratio is None:
             return "— (no CPU figure)"
-        return "flat" if self.flat else "**not flat**"
+        if self.flat:
+            return "flat"
+        return "**not flat**: " + ("grows" if self.cpu_ratio > 1 else "cheaper at the largest")
 
 
 def flatness(points: list[Point]) -> list[Flatness]:
@@ -436,9 +438,16 @@ def flat_sentence(kind: str, points: list[Point]) -> str | None:
         f"{name}: {len(flat)} of {len(judged_reads)} cold reads keep their CPU per request within {FLAT_RATIO:g}× "
         f"between {span}"
     )
-    others = [f for f in told if not f.flat]
-    if others:
-        text += "; not flat: " + ", ".join(f"{f.name} (×{f.cpu_ratio:.2f})" for f in others)
+    grows = [f for f in told if not f.flat and (f.cpu_ratio or 0) > 1]
+    cheaper = [f for f in told if not f.flat and (f.cpu_ratio or 0) < 1]
+    if grows:
+        text += f"; growing by more than {FLAT_RATIO:g}×: " + ", ".join(f"{f.name} (×{f.cpu_ratio:.2f})" for f in grows)
+    if cheaper:
+        # Not a cost that grows with the store, but outside the band all the same: the smaller size's run cost
+        # more (most often the other work on the machine at the time), and says so.
+        text += f"; more than {FLAT_RATIO:g}× cheaper at the largest size: " + ", ".join(
+            f"{f.name} (×{f.cpu_ratio:.2f})" for f in cheaper
+        )
     return text + "."
 
 

@@ -148,12 +148,14 @@ def test_a_cold_read_is_flat_within_one_and_a_half_times_either_way() -> None:
     assert flat.flat is True and flat.verdict() == "flat"
     assert flat.rps_ratio == pytest.approx(0.75)
     assert grows.cpu_ratio == pytest.approx(9.0)
-    assert grows.verdict() == "**not flat**"
+    assert grows.verdict() == "**not flat**: grows"
     assert cheaper.flat is False  # 300 → 190 µs is more than 1.5× either way
+    assert cheaper.verdict() == "**not flat**: cheaper at the largest"
     sentence = flat_sentence("sqlite", points)
     assert sentence == (
         "SQLite: 1 of 3 cold reads keep their CPU per request within 1.5× between 1,000 and 100,000 products; "
-        "not flat: PIM product list, first page with total (×9.00), PIM product by id (×0.63)."
+        "growing by more than 1.5×: PIM product list, first page with total (×9.00); more than 1.5× cheaper at the "
+        "largest size: PIM product by id (×0.63)."
     )
     # A repeated run: the median per read.
     with_cold(points[-1], 700.0, 8_000.0, 250.0)
@@ -196,7 +198,7 @@ def test_the_cold_table_has_a_row_per_read_and_database() -> None:
         "| PIM product list, first page with total | PostgreSQL | 1,200 (1,500) | 1,300 (1,600; 3 timed out) "
         "| ×1.08 | ×1.07 | flat |"
     )
-    assert lines[4].endswith("| ×2.50 | ×0.50 | **not flat** |")
+    assert lines[4].endswith("| ×2.50 | ×0.50 | **not flat**: grows |")
     assert cold_rows({"sqlite": [point(1_000, 1.0, 100.0)]}) == []
 
     args = parser().parse_args(["--only", "growth"])
