@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import Callable
 
@@ -194,5 +195,13 @@ def store_reader(cache: ReleaseViewCache) -> Callable[[Scope], str | None]:
 
 
 def factory() -> FastAPI:
-    """Entry point for `uvicorn --factory` (settings from the environment)."""
-    return create_app(Settings())
+    """Entry point for `uvicorn --factory` (settings from the environment).
+
+    What start-up built (modules, routes, models, schemas: most of the process's objects) lives as long as
+    the process, so it is moved out of the cyclic collector's reach (`gc.freeze`): a full collection then
+    scans what requests made, not the whole heap. A full collection of the started app took ≈ 290 ms, and
+    one such pause held every request in flight (a p99 of hundreds of milliseconds under load)."""
+    app = create_app(Settings())
+    gc.collect()
+    gc.freeze()
+    return app

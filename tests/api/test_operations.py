@@ -202,3 +202,22 @@ def _assortment() -> str:
     from tests.servers import assortment_executable
 
     return assortment_executable()
+
+
+def test_the_served_app_keeps_start_up_out_of_the_collector(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`assortment serve`'s app factory freezes what start-up built, so a full collection scans only what
+    requests made (a collection of the whole started app paused every request in flight for ≈ 290 ms)."""
+    import gc
+
+    from assortment.app import factory
+
+    monkeypatch.setenv("ASSORTMENT_DATABASE_URL", db.settings.database_url)
+    gc.unfreeze()
+    try:
+        app = factory()
+        frozen = gc.get_freeze_count()
+        assert frozen > 10_000, frozen  # the modules, routes and models of the app, not a handful
+        # the app's own objects are among them: the collector no longer sees who refers to its router
+        assert gc.get_referrers(app.router) == []
+    finally:
+        gc.unfreeze()
