@@ -12,8 +12,9 @@ route would call, with the arguments FastAPI would give it, built here by name:
   the framework's 403), `paging` and `terms` (the dependencies' own parsers), `shopper` (the route's
   own `shopper_release`).
 
-It runs on the event loop (these reads are a few indexed queries), or in the thread pool on a pooled
-connection when a `filter` is given (a filter may scan). Only a 200 is sent from here; any
+It runs on the event loop (these reads are a few indexed queries), or, when a `filter` is given (a filter
+may scan), on a few threads of its own; each thread reads on a connection it keeps (on PostgreSQL in
+autocommit: no BEGIN and ROLLBACK round trips). Only a 200 is sent from here; any
 exception, any other status, any parameter it cannot build, and the framework answers the request from
 the start as usual, so errors keep their exact shape. The answers are the framework's by construction
 (the same function) and checked against it in tests/api/test_direct.py.
@@ -24,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import re
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -67,8 +69,10 @@ DIRECT: frozenset[Callable[..., Any]] = frozenset(
 )
 BUILT = frozenset({"request", "session", "principal", "paging", "terms", "shopper"})
 # Threads answering filtered reads (a filter may scan, so not on the event loop): few, so that a burst of
-# them does not turn into dozens of threads taking turns at the interpreter lock, each on a cold connection.
-FILTERED_THREADS = 2
+# them does not turn into dozens of threads taking turns at the interpreter lock, each on a cold connection
+# (SQLite reads are work for this process's processor); a few more on PostgreSQL, whose reads are mostly
+# waits for the server, during which the lock is free.
+FILTERED_THREADS = {"sqlite": 2, "postgresql": 6}
 
 
 class NotHere(Exception):
@@ -130,10 +134,12 @@ class DirectReads:
         self.sessions = sessions
         self.routes = routes
         self.table: list[DirectRoute] | None = None
-        self.connection: Connection | None = None
+        # A connection per thread that reads here (the event loop's, the filtered reads' threads), kept.
+        self.connections: dict[int, Connection] = {}
         self.answered = 0  # requests answered here (the tests read it)
-        # Filtered reads run here, two at a time, each thread on a pooled connection it keeps.
-        self.filtered = ThreadPoolExecutor(max_workers=FILTERED_THREADS, thread_name_prefix="filtered-read")
+        self.filtered = ThreadPoolExecutor(
+            max_workers=FILTERED_THREADS.get(engine.dialect.name, 2), thread_name_prefix="filtered-read"
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "GET" or has_nul(scope):  # the framework refuses NUL
@@ -169,11 +175,11 @@ class DirectReads:
                     arguments[name] = await paging(request)
                 elif name == "terms":
                     arguments[name] = await filter_terms(request)
-            if arguments.get("terms"):  # a filter may scan: off the event loop, on a pooled connection
+            if arguments.get("terms"):  # a filter may scan: off the event loop
                 loop = asyncio.get_running_loop()
-                run = partial(self._run, request, route, match, principal, arguments, False)
+                run = partial(self._run, request, route, match, principal, arguments)
                 return await loop.run_in_executor(self.filtered, run)
-            return self._run(request, route, match, principal, arguments, True)
+            return self._run(request, route, match, principal, arguments)
         except Exception:  # refused or failed here: the framework answers, with its errors
             return None
 
@@ -202,9 +208,8 @@ class DirectReads:
         match: re.Match[str],
         principal: Principal,
         arguments: dict[str, Any],
-        on_loop: bool,
     ) -> Response | None:
-        session = self.sessions(bind=self._connection()) if on_loop else self.sessions()
+        session = self.sessions(bind=self._connection())
         try:
             for name in route.parameters:
                 if name == "request":
@@ -219,28 +224,31 @@ class DirectReads:
                     arguments[name] = match.group(name)
             response: Response = route.endpoint(**arguments)
         except Exception:
-            if on_loop:
-                self._drop_connection_if_broken()
+            self._drop_connection_if_broken()
             raise
         finally:
             session.close()
         return response if response.status_code in (200, 304) else None
 
     def _connection(self) -> Connection:
-        if self.connection is None or self.connection.closed or self.connection.invalidated:
+        """The calling thread's connection (each thread reads on its own, one request at a time)."""
+        thread = threading.get_ident()
+        connection = self.connections.get(thread)
+        if connection is None or connection.closed or connection.invalidated:
             connection = self.engine.connect()
             if connection.dialect.name == "postgresql":
                 # Reads in READ COMMITTED see a snapshot per statement, transaction or not: without one, a
                 # read saves the BEGIN and ROLLBACK round trips (a product by id: four round trips → two).
                 connection = connection.execution_options(isolation_level="AUTOCOMMIT")
-            self.connection = connection
-        return self.connection
+            self.connections[thread] = connection
+        return connection
 
     def _drop_connection_if_broken(self) -> None:
-        connection = self.connection
+        thread = threading.get_ident()
+        connection = self.connections.get(thread)
         if connection is not None and connection.invalidated:
             connection.close()
-            self.connection = None
+            del self.connections[thread]
 
 
 def _with_request_id(send: Send, scope: Scope) -> Send:
