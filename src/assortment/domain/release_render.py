@@ -26,6 +26,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -56,19 +57,19 @@ class DisplayFormatter:
         self.currency = currency
         self.code = currency.code
         self.divisor = 10**currency.decimal_places
-        self.currency_member = b',"currency":' + orjson.dumps(currency.code) + b',"formatted":'
+        one = b'{"amount":%b,"currency":' + orjson.dumps(currency.code) + b',"formatted":%b,"float_price":%b}'
+        self.template = b'{"with_tax":' + one + b',"without_tax":' + one + b"}"
 
     def __call__(self, amount: int) -> bytes:
-        one = (
-            b'{"amount":'
-            + orjson.dumps(amount)
-            + self.currency_member
-            + orjson.dumps(format_amount(amount, self.currency))
-            + b',"float_price":'
-            + orjson.dumps(amount / self.divisor)
-            + b"}"
-        )
-        return b'{"with_tax":' + one + b',"without_tax":' + one + b"}"
+        shown = orjson.dumps(amount)
+        formatted = orjson.dumps(format_amount(amount, self.currency))
+        number = orjson.dumps(amount / self.divisor)
+        return self.template % (shown, formatted, number, shown, formatted, number)
+
+
+@lru_cache(maxsize=64)
+def _formatter(currency: CurrencyFormat) -> DisplayFormatter:
+    return DisplayFormatter(currency)
 
 
 def _plain_attributes(price: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -131,7 +132,7 @@ def price_parts(document: bytes, price: bytes | None, formats: Sequence[Currency
     attributes = {"price": shown, "tiers": tiers} if tiers else {"price": shown}
     pieces = [orjson.dumps(attributes)[1:-1]]
     for currency in formats:
-        pieces += (currency.code.encode(), _plain_meta(decoded, shown, tiers, DisplayFormatter(currency)))
+        pieces += (currency.code.encode(), _plain_meta(decoded, shown, tiers, _formatter(currency)))
     return PARTS_SEPARATOR.join(pieces)
 
 
