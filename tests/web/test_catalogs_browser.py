@@ -60,15 +60,18 @@ def test_create_a_catalog_and_publish_it(web: Watched, people: People, api: Call
     web.go("/admin/products")
     page.get_by_role("navigation").get_by_role("link", name="Catalogs").click()
     page.get_by_role("link", name="New catalog").click()
-    page.get_by_label("Name").fill("Spring shop")
+    page.get_by_label("Name", exact=True).fill("Spring shop")
     page.get_by_role("checkbox", name="Outdoor").check()
-    page.get_by_label("Price book").select_option(label="Retail")
-    page.get_by_label("Description").fill("What shoppers see this spring")
+    page.get_by_label("Price book 1", exact=True).select_option(label="Retail")
+    page.get_by_label("Description", exact=True).fill("What shoppers see this spring")
     page.get_by_role("button", name="Save").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Spring shop")
     catalog_id = page.url.split("/admin/catalogs/")[1].split("?")[0]
     stored = api.get(f"/pcm/catalogs/{catalog_id}").json()["data"]["attributes"]
     assert (stored["hierarchy_ids"], stored["pricebook_id"]) == ([shop["hierarchy"]], shop["book"])
+    # the price book by its name, a link to it
+    details = page.get_by_role("region", name="Details")
+    expect(details.get_by_role("link", name="Retail")).to_have_attribute("href", f"/admin/price-books/{shop['book']}")
     expect(page.get_by_role("region", name="Releases")).to_contain_text("Not published yet")
 
     page.get_by_role("button", name="Publish").click()
@@ -216,3 +219,125 @@ def test_publish_streams_its_progress_then_where_to_go(people: People, api: Call
     last = json.loads(refused.text.splitlines()[-1])
     api_answer = api.post(f"/pcm/catalogs/{other}/releases", content=b"")
     assert last == {"error": api_answer.json()["errors"][0]["detail"]}
+
+
+def _book(api: Caller, name: str) -> str:
+    answer = api.post("/pcm/pricebooks", json={"data": {"type": "pricebook", "attributes": {"name": name}}})
+    assert answer.status_code == 201, answer.text
+    book_id: str = answer.json()["data"]["id"]
+    return book_id
+
+
+def test_several_price_books_with_priorities_and_locales(web: Watched, people: People, api: Caller) -> None:
+    shop = _shop(api)
+    sale = _book(api, "Sale")
+    sign_in(web, people.create("editor"))
+    page = web.page
+    web.go("/admin/catalogs/new")
+    page.get_by_label("Name", exact=True).fill("Two books")
+    page.get_by_role("checkbox", name="Outdoor").check()
+    page.get_by_label("Price book 1", exact=True).select_option(label="Retail")
+    page.get_by_label("Priority 1", exact=True).fill("1")
+    page.get_by_label("Price book 2", exact=True).select_option(label="Sale")
+    page.get_by_role("button", name="Save").click()
+    # two books, one without a priority: the API's own message, and what was typed kept
+    expect(page.get_by_role("alert")).to_contain_text("data.attributes.pricebook_ids.1.priority")
+    expect(page.get_by_label("Price book 2", exact=True)).to_have_value(sale)
+    expect(page.get_by_label("Priority 1", exact=True)).to_have_value("1")
+    page.get_by_label("Priority 2", exact=True).fill("10")
+    page.get_by_label("Locale 1", exact=True).fill("fr-FR")
+    page.get_by_label("Name in locale 1", exact=True).fill("Deux livres")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("status")).to_have_text("Catalog created.")
+    catalog_id = page.url.split("/admin/catalogs/")[1].split("?")[0]
+    stored = api.get(f"/pcm/catalogs/{catalog_id}").json()["data"]["attributes"]
+    assert stored["pricebook_ids"] == [{"id": shop["book"], "priority": 1}, {"id": sale, "priority": 10}]
+    assert stored["locales"] == {"fr-FR": {"name": "Deux livres"}}
+    details = page.get_by_role("region", name="Details")
+    # highest priority first, as publish stacks them
+    expect(details.locator("ol li").filter(has_text="priority")).to_have_text(
+        [re.compile(r"Sale\s*· priority 10"), re.compile(r"Retail\s*· priority 1")]
+    )
+    expect(details).to_contain_text("fr-FR: Deux livres")
+
+    page.get_by_role("link", name="Edit").click()
+    expect(page.get_by_label("Price book 1", exact=True)).to_have_value(sale)
+    expect(page.get_by_label("Priority 1", exact=True)).to_have_value("10")
+    expect(page.get_by_label("Locale 1", exact=True)).to_have_value("fr-FR")
+    # down to one book, no locale: `pricebook_id`, and the locales cleared
+    page.get_by_label("Price book 1", exact=True).select_option("")
+    page.get_by_label("Priority 2", exact=True).fill("")
+    page.get_by_label("Locale 1", exact=True).fill("")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("status")).to_have_text("Catalog saved.")
+    stored = api.get(f"/pcm/catalogs/{catalog_id}").json()["data"]["attributes"]
+    assert (stored["pricebook_id"], stored.get("pricebook_ids"), stored.get("locales")) == (shop["book"], None, None)
+    page.set_viewport_size({"width": 1024, "height": 860})
+    page.get_by_role("link", name="Edit").click()
+    screenshot(web, "catalog-form.png")
+
+
+def test_delete_releases_then_the_catalog(web: Watched, people: People, api: Caller) -> None:
+    shop = _shop(api)
+    catalog_id = make_catalog(api, [shop["hierarchy"]], name="Short season", pricebook_id=shop["book"])["id"]
+    first = publish(api, catalog_id)["id"]
+    second = publish(api, catalog_id)["id"]
+    sign_in(web, people.create("editor"))
+    page = web.page
+    web.go(f"/admin/catalogs/{catalog_id}")
+    # refused while it has releases, in the API's words
+    toolbar_delete = page.locator(".toolbar").get_by_role("button", name="Delete")
+    toolbar_delete.focus()
+    page.keyboard.press("Enter")  # from the keyboard: the dialog opens, Escape closes it, focus comes back
+    dialog = page.get_by_role("dialog", name="Delete the catalog Short season?")
+    expect(dialog).to_be_visible()
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+    expect(toolbar_delete).to_be_focused()
+    toolbar_delete.click()
+    dialog.get_by_role("button", name="Delete").click()
+    detail = api.delete(f"/pcm/catalogs/{catalog_id}").json()["errors"][0]["detail"]
+    expect(page.get_by_role("alert")).to_have_text(detail)
+    # the latest release deleted: the one before is latest
+    rows = page.get_by_role("region", name="Releases").locator("tbody tr")
+    rows.filter(has=page.locator(".badge", has_text="Latest")).get_by_role("button", name="Delete").click()
+    page.get_by_role("dialog", name=re.compile("Delete the release of")).get_by_role("button", name="Delete").click()
+    expect(page.get_by_role("status")).to_have_text("Release deleted.")
+    assert _latest_id(api, catalog_id) == first
+    assert api.get(f"/pcm/catalogs/{catalog_id}/releases/{second}").status_code == 404
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("Latest")
+    rows.first.get_by_role("button", name="Delete").click()
+    page.get_by_role("dialog", name=re.compile("Delete the release of")).get_by_role("button", name="Delete").click()
+    expect(page.get_by_role("region", name="Releases")).to_contain_text("Not published yet")
+    page.locator(".toolbar").get_by_role("button", name="Delete").click()
+    page.get_by_role("dialog", name="Delete the catalog Short season?").get_by_role("button", name="Delete").click()
+    expect(page.get_by_role("status")).to_have_text("Catalog deleted.")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Catalogs")
+    assert api.get(f"/pcm/catalogs/{catalog_id}").status_code == 404
+
+
+def test_a_viewer_cannot_delete_and_a_form_without_its_token_changes_nothing(
+    web: Watched, people: People, api: Caller, http: Http, server: str
+) -> None:
+    shop = _shop(api)
+    catalog_id = make_catalog(api, [shop["hierarchy"]], name="Kept")["id"]
+    release = publish(api, catalog_id)["id"]
+    viewer = people.create("viewer")
+    sign_in(web, viewer)
+    web.go(f"/admin/catalogs/{catalog_id}")
+    assert web.page.get_by_role("button", name="Delete").count() == 0
+    csrf = http.sign_in(viewer)
+    refused = [
+        http.client.post(f"/admin/catalogs/{catalog_id}/delete", data={"csrf_token": csrf}),
+        http.client.post(f"/admin/catalogs/{catalog_id}/releases/{release}/delete", data={"csrf_token": csrf}),
+    ]
+    assert [answer.status_code for answer in refused] == [403, 403]
+    editor = Http(server)
+    try:
+        editor.sign_in(people.create("editor"))
+        forged = editor.client.post(f"/admin/catalogs/{catalog_id}/releases/{release}/delete", data={})
+        assert forged.status_code == 403
+    finally:
+        editor.client.close()
+    assert _latest_id(api, catalog_id) == release

@@ -24,6 +24,15 @@ def test_a_product_s_history_names_the_person_and_the_key(web: Watched, people: 
     expect(rows.nth(0)).to_contain_text("product.updated")
     expect(rows.nth(1)).to_contain_text("API key")
     expect(rows.nth(1)).to_contain_text("product.created")
+    # which fields an update changed: what differs from the document of the change before (timestamps aside)
+    expect(rows.nth(0).locator(".badge.field")).to_have_text(["name"])
+    web.go(f"/admin/products/{product}/edit")
+    page.get_by_label("SKU").fill("LANTERN-2")
+    page.get_by_label("Description").fill("Burns all night")
+    page.get_by_role("button", name="Save").click()
+    expect(rows).to_have_count(3)
+    expect(rows.nth(0).locator(".badge.field")).to_have_text(["description", "sku"])
+    expect(rows.nth(1).locator(".badge.field")).to_have_text(["name"])
 
 
 def test_a_node_s_history(web: Watched, people: People, api: Caller) -> None:

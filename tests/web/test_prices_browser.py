@@ -60,6 +60,39 @@ def test_a_price_book_with_a_price_its_tier_and_a_sale(web: Watched, people: Peo
     assert not attributes.get("sales")
 
 
+def test_delete_a_price_then_the_book(web: Watched, people: People, api: Caller) -> None:
+    book = api.post("/pcm/pricebooks", json={"data": {"type": "pricebook", "attributes": {"name": "Outlet"}}})
+    assert book.status_code == 201, book.text
+    book_id = book.json()["data"]["id"]
+    for sku in ("KEEP-1", "DROP-1"):
+        body = {"data": {"type": "product-price", "attributes": {"sku": sku, "currencies": {"USD": {"amount": 500}}}}}
+        assert api.post(f"/pcm/pricebooks/{book_id}/prices", json=body).status_code == 201
+    sign_in(web, people.create("editor"))
+    page = web.page
+    web.go(f"/admin/price-books/{book_id}")
+    row = page.get_by_role("row", name=re.compile("DROP-1"))
+    delete = row.get_by_role("button", name="Delete")
+    delete.focus()
+    page.keyboard.press("Enter")
+    dialog = page.get_by_role("dialog", name="Delete the price of DROP-1?")
+    expect(dialog).to_be_visible()
+    page.keyboard.press("Escape")
+    expect(delete).to_be_focused()
+    delete.click()
+    dialog.get_by_role("button", name="Delete").click()
+    expect(page.get_by_role("status")).to_have_text("Price deleted.")
+    expect(page.get_by_role("region", name=re.compile("^Prices")).locator("tbody tr")).to_have_count(1)
+    assert [p["attributes"]["sku"] for p in api.get(f"/pcm/pricebooks/{book_id}/prices").json()["data"]] == ["KEEP-1"]
+
+    page.locator(".toolbar").get_by_role("button", name="Delete").click()
+    confirm = page.get_by_role("dialog", name="Delete the price book Outlet?")
+    expect(confirm).to_contain_text("Its 1 price go with it")
+    confirm.get_by_role("button", name="Delete").click()
+    expect(page.get_by_role("status")).to_have_text("Price book deleted.")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Price books")
+    assert api.get(f"/pcm/pricebooks/{book_id}").status_code == 404
+
+
 def test_a_viewer_cannot_change_prices(web: Watched, people: People, api: Caller, http: Http) -> None:
     book = api.post("/pcm/pricebooks", json={"data": {"type": "pricebook", "attributes": {"name": "Kept"}}})
     assert book.status_code == 201, book.text
@@ -77,5 +110,14 @@ def test_a_viewer_cannot_change_prices(web: Watched, people: People, api: Caller
             data={"sku": "X", "currencies": '{"USD": {"amount": 1}}', "csrf_token": csrf},
         ),
     ]
-    assert [answer.status_code for answer in refused] == [403, 403, 403]
+    price = api.post(
+        f"/pcm/pricebooks/{book_id}/prices",
+        json={"data": {"type": "product-price", "attributes": {"sku": "X", "currencies": {"USD": {"amount": 1}}}}},
+    ).json()["data"]["id"]
+    refused += [
+        http.client.post(f"/admin/price-books/{book_id}/prices/{price}/delete", data={"csrf_token": csrf}),
+        http.client.post(f"/admin/price-books/{book_id}/delete", data={"csrf_token": csrf}),
+    ]
+    assert [answer.status_code for answer in refused] == [403, 403, 403, 403, 403]
     assert [b["attributes"]["name"] for b in api.get("/pcm/pricebooks").json()["data"]] == ["Kept"]
+    assert len(api.get(f"/pcm/pricebooks/{book_id}/prices").json()["data"]) == 1

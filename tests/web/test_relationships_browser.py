@@ -102,6 +102,8 @@ def test_associate_three_products_and_see_the_one_refused(web: Watched, people: 
         found.get_by_role("checkbox", name=name).check()
     chosen = dialog.get_by_role("group", name="Chosen")
     expect(chosen.get_by_role("checkbox", checked=True)).to_have_count(3)
+    # every product found moved up: the results say so rather than stand as an empty box
+    expect(dialog.locator("[data-picker-found]")).to_have_text("Every product found is chosen; search for others.")
     screenshot(web, "relationship-editor.png")
     dialog.get_by_role("button", name="Add").click()
 

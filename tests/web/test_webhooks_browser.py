@@ -81,6 +81,16 @@ def test_create_a_webhook_see_its_delivery_and_redeliver(
     expect(page.get_by_role("status")).to_have_text("Webhook saved.")
     assert api.get("/v2/integrations").json()["data"][0]["enabled"] is False
 
+    page.get_by_role("button", name="Delete").click()
+    dialog = page.get_by_role("dialog", name="Delete the webhook Search indexer?")
+    dialog.get_by_role("button", name="Cancel").click()
+    assert len(api.get("/v2/integrations").json()["data"]) == 1
+    page.get_by_role("button", name="Delete").click()
+    dialog.get_by_role("button", name="Delete").click()
+    expect(page.get_by_role("status")).to_have_text("Webhook deleted.")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Webhooks")
+    assert api.get("/v2/integrations").json()["data"] == []
+
 
 def test_an_editor_cannot_open_webhooks(web: Watched, people: People, api: Caller, http: Http) -> None:
     made = api.post(
@@ -112,5 +122,6 @@ def test_an_editor_cannot_open_webhooks(web: Watched, people: People, api: Calle
         http.client.post("/admin/webhooks", data={"name": "New", "url": "https://example.com/y",
                                                   "observes": "product.created", "csrf_token": csrf}),
     ]
-    assert [answer.status_code for answer in writes] == [403, 403]
+    writes.append(http.client.post(f"/admin/webhooks/{hook}/delete", data={"csrf_token": csrf}))
+    assert [answer.status_code for answer in writes] == [403, 403, 403]
     assert [i["name"] for i in api.get("/v2/integrations").json()["data"]] == ["Kept"]

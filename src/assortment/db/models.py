@@ -673,6 +673,8 @@ class Event(Base):
     __table_args__ = (
         Index("ix_event_scope_order", "scope_id", "txid", "pk"),
         Index("ix_event_created", "created_at"),
+        # An entity's latest events (a workbench page's History): a range of this, read backwards.
+        Index("ix_event_entity", "scope_id", "entity_type", "entity_id", "pk"),
     )
 
     pk: Mapped[int] = mapped_column(BigKey, primary_key=True, autoincrement=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import re
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,14 +25,14 @@ from starlette.responses import Response, StreamingResponse
 
 from assortment.db.engine import in_snapshot
 from assortment.db.models import Catalog, Release
-from assortment.domain.catalogs import CatalogService
+from assortment.domain.catalogs import MAX_PRICEBOOKS, CatalogService
 from assortment.domain.hierarchies import HierarchyService
 from assortment.domain.paging import Paging
 from assortment.domain.prices import PricebookService
 from assortment.domain.products import parse_id
 from assortment.domain.publish import publish, publish_lock_name
 from assortment.domain.release_changes import KINDS, Change, ChangesService
-from assortment.domain.releases import ReleaseRef, ReleaseService
+from assortment.domain.releases import ReleaseService
 from assortment.domain.users import SignedIn
 from assortment.errors import DomainError, NotFound
 from assortment.schemas.catalogs import CatalogCreateRequest, CatalogUpdateRequest
@@ -51,8 +52,8 @@ from assortment.web.core import (
     redirect,
     render,
     shown,
+    submit,
     url_with,
-    writing,
 )
 
 log = logging.getLogger("assortment.web")
@@ -64,12 +65,17 @@ DONE = {
     "saved": "Catalog saved.",
     "published": "Published: the new release is latest.",
     "restored": "The release is latest now.",
+    "deleted": "Catalog deleted.",
+    "release-deleted": "Release deleted.",
 }
 CHOICES_SHOWN = 100  # hierarchies and price books offered in the form
+BOOK_ROWS = MAX_PRICEBOOKS  # price book rows in the form (SPEC §9.5: at most 5)
+NEW_LOCALE_ROWS = 2  # blank locale rows in the form, after the catalog's own
 RELEASES_SHOWN = 10  # a catalog keeps 3 (§4.2); more only while a retention is pending
 BROWSE_NODES = 100
 CHANGES_SHOWN = 25  # per group (created, updated, deleted) on one page of a comparison
 PROGRESS_HEADER = "x-publish-progress"
+WHOLE_NUMBER = re.compile(r"-?[0-9]{1,10}")
 
 
 def release_label(release: Release) -> str:
@@ -107,7 +113,7 @@ def catalog_list(request: Request, user: UserDep) -> Response:
 
 @router.get("/new")
 def new_catalog(request: Request, user: UserDep) -> Response:
-    return _form(request, user, None, {"hierarchy_ids": []}, [], 200)
+    return _form(request, user, None, {"hierarchy_ids": [], "books": [], "locales": []}, [], 200)
 
 
 def _form(
@@ -123,6 +129,9 @@ def _form(
         books = PricebookService(session, user.principal).list_books(None, Paging(CHOICES_SHOWN, 0))
     chosen = [str(h) for h in values.get("hierarchy_ids") or []]
     offered = sorted(hierarchies.items, key=lambda h: (chosen.index(str(h.id)) if str(h.id) in chosen else len(chosen)))
+    book_rows = list(values.get("books") or [])[:BOOK_ROWS]
+    book_rows += [("", "")] * (BOOK_ROWS - len(book_rows))
+    locale_rows = list(values.get("locales") or []) + [("", "", "")] * NEW_LOCALE_ROWS
     return render(
         request,
         "catalogs/form.html",
@@ -134,39 +143,93 @@ def _form(
         chosen=chosen,
         hierarchies=offered,
         books=books.items,
+        book_rows=book_rows,
+        locale_rows=locale_rows,
         errors=errors,
     )
 
 
+def _priority(raw: str) -> int | str:
+    """A typed priority as a whole number; anything else as typed, for the API's own message."""
+    text = raw.strip()
+    return int(text) if WHOLE_NUMBER.fullmatch(text) else text
+
+
+def _book_rows(form: FormData) -> list[tuple[str, str]]:
+    """(price book id, priority as typed) of the rows that name a book, in the form's order."""
+    ids, priorities = form.getlist("pricebook"), form.getlist("priority")
+    rows = []
+    for index, raw in enumerate(ids):
+        book = raw.strip() if isinstance(raw, str) else ""
+        priority = priorities[index] if index < len(priorities) else ""
+        if book:
+            rows.append((book, priority.strip() if isinstance(priority, str) else ""))
+    return rows
+
+
+def _locale_rows(form: FormData) -> list[tuple[str, str, str]]:
+    """(locale, name, description) of the rows that name a locale."""
+    codes, names, descriptions = (form.getlist(f"locale_{part}") for part in ("code", "name", "description"))
+    rows = []
+    for index, raw in enumerate(codes):
+        code = raw.strip() if isinstance(raw, str) else ""
+        if code:
+            name = names[index] if index < len(names) else ""
+            description = descriptions[index] if index < len(descriptions) else ""
+            rows.append((code, str(name).strip(), str(description).strip()))
+    return rows
+
+
 def _attributes(form: FormData, *, creating: bool) -> dict[str, Any]:
-    """The name and the hierarchies are always sent (blank ones get the API's messages); hierarchies in
-    the order ticked boxes appear; a blank price book is left out on create and cleared on edit."""
+    """The name and the hierarchies are always sent (blank ones get the API's messages); hierarchies in the
+    order ticked boxes appear. Price books: one without a priority is sent as `pricebook_id`, else every book
+    chosen as `pricebook_ids` with its priority (a blank one missing, for the API's message); none chosen,
+    left out on create and cleared on edit. Locales likewise: the rows that name one, or cleared on edit."""
     attributes: dict[str, Any] = {
         "name": form_text(form, "name"),
         "description": str(form.get("description") or "").strip(),
         "hierarchy_ids": [v for v in form.getlist("hierarchy") if isinstance(v, str) and v],
     }
-    book = form_text(form, "pricebook")
-    if book:
-        attributes["pricebook_id"] = book
+    books = _book_rows(form)
+    if len(books) == 1 and not books[0][1]:
+        attributes["pricebook_id"] = books[0][0]
+    elif books:
+        attributes["pricebook_ids"] = [
+            {"id": book, **({"priority": _priority(priority)} if priority else {})} for book, priority in books
+        ]
     elif not creating:
         attributes["pricebook_id"] = None
+    locales = _locale_rows(form)
+    if locales:
+        attributes["locales"] = {
+            code: {key: value for key, value in (("name", name), ("description", description)) if value}
+            for code, name, description in locales
+        }
+    elif not creating:
+        attributes["locales"] = None
     return attributes
+
+
+def _values(form: FormData, attributes: dict[str, Any]) -> dict[str, Any]:
+    """What the form shows again after a refusal: what was typed."""
+    return {**attributes, "books": _book_rows(form), "locales": _locale_rows(form)}
 
 
 @router.post("")
 def create_catalog(request: Request, user: EditorDep, form: FormDep) -> Response:
     attributes = _attributes(form, creating=True)
 
-    def work() -> str:
+    def work(session: Session) -> Catalog:
         body = CatalogCreateRequest.model_validate({"data": {"type": "catalog", "attributes": attributes}})
-        with writing(request) as session:
-            return str(CatalogService(session, user.principal).create(body.data.attributes).id)
+        return CatalogService(session, user.principal).create(body.data.attributes)
 
-    created, errors, status = attempt(work)
-    if created is None:
-        return _form(request, user, None, attributes, errors, shown(status))
-    return redirect(f"/admin/catalogs/{created}?done=created", request)
+    return submit(
+        request,
+        user,
+        work,
+        lambda created: f"/admin/catalogs/{created.id}?done=created",
+        lambda errors, status: _form(request, user, None, _values(form, attributes), errors, status),
+    )
 
 
 @router.get("/{catalog_id}/edit")
@@ -177,29 +240,42 @@ def edit_catalog(request: Request, catalog_id: str, user: UserDep) -> Response:
         "name": catalog.name,
         "description": catalog.description,
         "hierarchy_ids": list(catalog.hierarchy_ids or []),
-        "pricebook_id": str(catalog.pricebook_id) if catalog.pricebook_id else "",
+        "books": [(str(book), "" if priority is None else str(priority)) for book, priority in _stack(catalog)],
+        "locales": [
+            (code, str(entry.get("name") or ""), str(entry.get("description") or ""))
+            for code, entry in (catalog.locales or {}).items()
+        ],
     }
     return _form(request, user, str(catalog.id), values, [], 200)
+
+
+def _stack(catalog: Catalog) -> list[tuple[str, int | None]]:
+    """The catalog's price books as (id, priority), highest priority first (equal ones in the catalog's
+    order, SPEC §9.5); `pricebook_id` has no priority of its own."""
+    if catalog.pricebook_id is not None:
+        return [(str(catalog.pricebook_id), None)]
+    entries = [(str(e.get("id")), e.get("priority")) for e in catalog.pricebook_ids or []]
+    ranked = sorted(enumerate(entries), key=lambda item: (-(item[1][1] or 0), item[0]))
+    return [entry for _, entry in ranked]
 
 
 @router.post("/{catalog_id}")
 def update_catalog(request: Request, catalog_id: str, user: EditorDep, form: FormDep) -> Response:
     attributes = _attributes(form, creating=False)
 
-    def work() -> str:
+    def work(session: Session) -> Catalog:
         body = CatalogUpdateRequest.model_validate(
             {"data": {"type": "catalog", "id": catalog_id, "attributes": attributes}}
         )
-        with writing(request) as session:
-            catalog = CatalogService(session, user.principal).update(catalog_id, body.data.id, body.data.attributes)
-            return str(catalog.id)
+        return CatalogService(session, user.principal).update(catalog_id, body.data.id, body.data.attributes)
 
-    updated, errors, status = attempt(work)
-    if updated is None:
-        if status == 404:
-            return not_found(request, user, errors)
-        return _form(request, user, catalog_id, attributes, errors, shown(status))
-    return redirect(f"/admin/catalogs/{updated}?done=saved", request)
+    return submit(
+        request,
+        user,
+        work,
+        lambda updated: f"/admin/catalogs/{updated.id}?done=saved",
+        lambda errors, status: _form(request, user, catalog_id, _values(form, attributes), errors, status),
+    )
 
 
 # --- a catalog and its releases -----------------------------------------------------------------------------
@@ -214,6 +290,7 @@ def _catalog_page(request: Request, user: SignedIn, catalog_id: str, errors: lis
     with reading(request) as session:
         catalog, releases = ReleaseService(session, user.principal).list_releases(catalog_id, Paging(RELEASES_SHOWN, 0))
         names = _hierarchy_names(session, user, catalog)
+        books = _book_names(session, user, catalog)
     return render(
         request,
         "catalogs/page.html",
@@ -223,10 +300,30 @@ def _catalog_page(request: Request, user: SignedIn, catalog_id: str, errors: lis
         title=catalog.name,
         catalog=catalog,
         hierarchy_names=names,
+        books=books,
         releases=releases.items,
         errors=errors,
         notice=None if errors else _notice(request),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class ShownBook:
+    id: str
+    name: str | None  # None: deleted since (the next publish is refused)
+    priority: int | None
+
+
+def _book_names(session: Session, user: SignedIn, catalog: Catalog) -> list[ShownBook]:
+    service = PricebookService(session, user.principal)
+    shown_books = []
+    for book_id, priority in _stack(catalog):
+        try:
+            name: str | None = service.get(book_id).name
+        except NotFound:
+            name = None
+        shown_books.append(ShownBook(book_id, name, priority))
+    return shown_books
 
 
 def _hierarchy_names(session: Session, user: SignedIn, catalog: Catalog) -> list[tuple[str, str | None]]:
@@ -294,17 +391,39 @@ def publish_catalog(request: Request, catalog_id: str, user: EditorDep) -> Respo
 
 @router.post("/{catalog_id}/releases/{release_id}/restore")
 def make_latest(request: Request, catalog_id: str, release_id: str, user: EditorDep) -> Response:
-    def work() -> bool:
-        with writing(request) as session:
-            ReleaseService(session, user.principal).restore(catalog_id, release_id)
-        return True
+    return submit(
+        request,
+        user,
+        lambda session: ReleaseService(session, user.principal).restore(catalog_id, release_id),
+        f"/admin/catalogs/{catalog_id}?done=restored",
+        lambda errors, status: _catalog_page(request, user, catalog_id, errors, status),
+    )
 
-    done, errors, status = attempt(work)
-    if not done:
-        if status == 404:
-            return not_found(request, user, errors)
-        return _catalog_page(request, user, catalog_id, errors, shown(status))
-    return redirect(f"/admin/catalogs/{catalog_id}?done=restored", request)
+
+@router.post("/{catalog_id}/releases/{release_id}/delete")
+def delete_release(request: Request, catalog_id: str, release_id: str, user: EditorDep) -> Response:
+    """As `DELETE /pcm/catalogs/{id}/releases/{rid}`: the latest one gone, the most recently published left
+    is latest."""
+    return submit(
+        request,
+        user,
+        lambda session: ReleaseService(session, user.principal).delete_release(catalog_id, release_id),
+        f"/admin/catalogs/{catalog_id}?done=release-deleted",
+        lambda errors, status: _catalog_page(request, user, catalog_id, errors, status),
+    )
+
+
+@router.post("/{catalog_id}/delete")
+def delete_catalog(request: Request, catalog_id: str, user: EditorDep) -> Response:
+    """As `DELETE /pcm/catalogs/{id}`: refused, with the API's words, while it has releases or a catalog
+    rule names it."""
+    return submit(
+        request,
+        user,
+        lambda session: CatalogService(session, user.principal).delete(catalog_id),
+        "/admin/catalogs?done=deleted",
+        lambda errors, status: _catalog_page(request, user, catalog_id, errors, status),
+    )
 
 
 # --- browse a release ---------------------------------------------------------------------------------------
@@ -390,19 +509,6 @@ class ShownChange:
     fields: list[str]
 
 
-def _names(service: ReleaseService, ref: ReleaseRef, changes: list[Change]) -> dict[str, str | None]:
-    """The names of changed entities, from the documents of the release that has them."""
-    readers = {"product": service.product, "node": service.node, "hierarchy": service.hierarchy}
-    names: dict[str, str | None] = {}
-    for change in changes:
-        try:
-            document = orjson.loads(readers[change.entity_type](ref, str(change.entity_id)))
-            names[change.key] = document.get("attributes", {}).get("name")
-        except NotFound:
-            names[change.key] = None
-    return names
-
-
 @router.get("/{catalog_id}/releases/{release_id}/compare")
 def compare_releases(request: Request, catalog_id: str, release_id: str, user: UserDep) -> Response:
     """§10.1 between a release and the one chosen (default: the release before), grouped by what happened."""
@@ -417,13 +523,9 @@ def compare_releases(request: Request, catalog_id: str, release_id: str, user: U
             groups = {kind: [c for c in changes.items if c.change == kind] for kind in KINDS}
             shown_entries = [c for kind in KINDS for c in groups[kind][start : start + CHANGES_SHOWN]]
             fields = changes_service.fields(changes, shown_entries)
-            releases = ReleaseService(session, user.principal)
+            names = changes_service.names(changes, shown_entries)
             ref = changes.ref
-            names = _names(releases, ref, [c for c in shown_entries if c.change != "deleted"])
-            if changes.base is not None:
-                base_ref = ReleaseRef(ref.catalog, changes.base)
-                names.update(_names(releases, base_ref, [c for c in shown_entries if c.change == "deleted"]))
-            kept = releases.list_releases(catalog_id, Paging(RELEASES_SHOWN, 0))[1].items
+            kept = ReleaseService(session, user.principal).list_releases(catalog_id, Paging(RELEASES_SHOWN, 0))[1].items
             return {
                 "catalog": ref.catalog,
                 "release": ref.release,

@@ -193,6 +193,29 @@ def attempt(work: Callable[[], T]) -> tuple[T | None, list[str], int]:
         return None, describe_validation_problems(exc.errors(include_url=False)), 422
 
 
+def submit(
+    request: Request,
+    user: SignedIn,
+    work: Callable[[Session], T],
+    done: str | Callable[[T], str],
+    refused: Callable[[list[str], int], Response],
+) -> Response:
+    """A form post that changes something through a service: `work` runs in one write transaction; done, a
+    see-other to `done` (or to what it makes of the result); refused, the not-found page for a 404, else
+    `refused(the API's details, the status to show)`."""
+
+    def run() -> tuple[T]:
+        with writing(request) as session:
+            return (work(session),)
+
+    result, errors, status = attempt(run)
+    if result is None:
+        if status == 404:
+            return not_found(request, user, errors)
+        return refused(errors, shown(status))
+    return redirect(done if isinstance(done, str) else done(result[0]), request)
+
+
 PAGE_SIZE = 25
 MAX_PAGE = 400  # the API's offset limit (10,000) in pages of 25
 

@@ -49,6 +49,7 @@ from assortment.web.core import (
     redirect,
     render,
     shown,
+    submit,
     url_with,
     writing,
 )
@@ -165,15 +166,17 @@ def _hierarchy_attributes(form: FormData, *, creating: bool) -> dict[str, Any]:
 def create_hierarchy(request: Request, user: EditorDep, form: FormDep) -> Response:
     attributes = _hierarchy_attributes(form, creating=True)
 
-    def work() -> str:
+    def work(session: Session) -> object:
         body = HierarchyCreateRequest.model_validate({"data": {"type": "hierarchy", "attributes": attributes}})
-        with writing(request) as session:
-            return str(HierarchyService(session, user.principal).create_hierarchy(body.data.attributes).id)
+        return HierarchyService(session, user.principal).create_hierarchy(body.data.attributes).id
 
-    created, errors, status = attempt(work)
-    if created is None:
-        return _hierarchy_form(request, user, attributes, errors, shown(status))
-    return redirect(f"/admin/hierarchies/{created}?done=created", request)
+    return submit(
+        request,
+        user,
+        work,
+        lambda created: f"/admin/hierarchies/{created}?done=created",
+        lambda errors, status: _hierarchy_form(request, user, attributes, errors, status),
+    )
 
 
 @router.get("/{hierarchy_id}/edit")
@@ -188,18 +191,20 @@ def edit_hierarchy(request: Request, hierarchy_id: str, user: UserDep) -> Respon
 def update_hierarchy(request: Request, hierarchy_id: str, user: EditorDep, form: FormDep) -> Response:
     attributes = _hierarchy_attributes(form, creating=False)
 
-    def work() -> str:
+    def work(session: Session) -> object:
         body = HierarchyUpdateRequest.model_validate(
             {"data": {"type": "hierarchy", "id": hierarchy_id, "attributes": attributes}}
         )
-        with writing(request) as session:
-            service = HierarchyService(session, user.principal)
-            return str(service.update_hierarchy(hierarchy_id, body.data.id, body.data.attributes).id)
+        service = HierarchyService(session, user.principal)
+        return service.update_hierarchy(hierarchy_id, body.data.id, body.data.attributes).id
 
-    updated, errors, status = attempt(work)
-    if updated is None:
-        return _hierarchy_form(request, user, attributes, errors, shown(status), hierarchy_id)
-    return redirect(f"/admin/hierarchies/{updated}?done=saved", request)
+    return submit(
+        request,
+        user,
+        work,
+        lambda updated: f"/admin/hierarchies/{updated}?done=saved",
+        lambda errors, status: _hierarchy_form(request, user, attributes, errors, status, hierarchy_id),
+    )
 
 
 @router.post("/{hierarchy_id}/duplicate")

@@ -10,6 +10,7 @@ import json
 from typing import Any
 
 from fastapi import APIRouter, Request
+from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 from starlette.responses import Response
 
@@ -25,21 +26,23 @@ from assortment.web.core import (
     FormDep,
     UserDep,
     WebRoute,
-    attempt,
     form_text,
-    not_found,
     page_number,
     reading,
-    redirect,
     render,
-    shown,
+    submit,
     url_with,
-    writing,
 )
 
 router = APIRouter(prefix="/admin/price-books", include_in_schema=False, route_class=WebRoute)
 
-DONE = {"created": "Price book created.", "saved": "Price book saved.", "price-saved": "Price saved."}
+DONE = {
+    "created": "Price book created.",
+    "saved": "Price book saved.",
+    "price-saved": "Price saved.",
+    "deleted": "Price book deleted.",
+    "price-deleted": "Price deleted.",
+}
 EXAMPLE_CURRENCIES = {"USD": {"amount": 1000, "includes_tax": False}}
 
 
@@ -120,15 +123,13 @@ def _book_attributes(form: FormData, *, creating: bool) -> dict[str, Any]:
 @router.post("")
 def create_book(request: Request, user: EditorDep, form: FormDep) -> Response:
     attributes = _book_attributes(form, creating=True)
-
-    def work() -> str:
-        with writing(request) as session:
-            return str(PricebookService(session, user.principal).create(attributes).id)
-
-    created, errors, status = attempt(work)
-    if created is None:
-        return _book_form(request, user, None, attributes, errors, shown(status))
-    return redirect(f"/admin/price-books/{created}?done=created", request)
+    return submit(
+        request,
+        user,
+        lambda session: PricebookService(session, user.principal).create(attributes).id,
+        lambda created: f"/admin/price-books/{created}?done=created",
+        lambda errors, status: _book_form(request, user, None, attributes, errors, status),
+    )
 
 
 @router.get("/{book_id}/edit")
@@ -141,21 +142,33 @@ def edit_book(request: Request, book_id: str, user: UserDep) -> Response:
 @router.post("/{book_id}")
 def update_book(request: Request, book_id: str, user: EditorDep, form: FormDep) -> Response:
     attributes = _book_attributes(form, creating=False)
+    return submit(
+        request,
+        user,
+        lambda session: PricebookService(session, user.principal).update(book_id, book_id, attributes).id,
+        lambda updated: f"/admin/price-books/{updated}?done=saved",
+        lambda errors, status: _book_form(request, user, book_id, attributes, errors, status),
+    )
 
-    def work() -> str:
-        with writing(request) as session:
-            return str(PricebookService(session, user.principal).update(book_id, book_id, attributes).id)
 
-    updated, errors, status = attempt(work)
-    if updated is None:
-        if status == 404:
-            return not_found(request, user, errors)
-        return _book_form(request, user, book_id, attributes, errors, shown(status))
-    return redirect(f"/admin/price-books/{updated}?done=saved", request)
+@router.post("/{book_id}/delete")
+def delete_book(request: Request, book_id: str, user: EditorDep) -> Response:
+    """As `DELETE /pcm/pricebooks/{id}`: its prices go with it; releases keep their copies."""
+    return submit(
+        request,
+        user,
+        lambda session: PricebookService(session, user.principal).delete(book_id),
+        "/admin/price-books?done=deleted",
+        lambda errors, status: _book_page(request, user, book_id, errors, status),
+    )
 
 
 @router.get("/{book_id}")
 def book_page(request: Request, book_id: str, user: UserDep) -> Response:
+    return _book_page(request, user, book_id, [], 200)
+
+
+def _book_page(request: Request, user: SignedIn, book_id: str, errors: list[str], status_code: int) -> Response:
     page = page_number(request.query_params.get("page"))
     with reading(request) as session:
         book = PricebookService(session, user.principal).get(book_id)
@@ -166,14 +179,16 @@ def book_page(request: Request, book_id: str, user: UserDep) -> Response:
         request,
         "prices/book.html",
         user=user,
+        status_code=status_code,
         title=book.name,
         book=book,
+        errors=errors,
         prices=prices.items,
         total=prices.total,
         page=page,
         formats=_formats(request, user),
         amount=shown_amount,
-        notice=DONE.get(request.query_params.get("done", "")),
+        notice=None if errors else DONE.get(request.query_params.get("done", "")),
         previous_url=url_with(base, page=page - 1) if page > 1 else None,
         next_url=url_with(base, page=page + 1) if prices.total > page * PAGE_SIZE and page < MAX_PAGE else None,
     )
@@ -229,17 +244,13 @@ def _typed(form: FormData) -> dict[str, Any]:
 
 @router.post("/{book_id}/prices")
 def create_price(request: Request, book_id: str, user: EditorDep, form: FormDep) -> Response:
-    def work() -> str:
-        attributes = _price_attributes(form, creating=True)
-        with writing(request) as session:
-            return str(PriceService(session, user.principal).create(book_id, attributes).id)
-
-    created, errors, status = attempt(work)
-    if created is None:
-        if status == 404:
-            return not_found(request, user, errors)
-        return _price_form(request, user, book_id, None, _typed(form), errors, shown(status))
-    return redirect(f"/admin/price-books/{book_id}?done=price-saved", request)
+    return submit(
+        request,
+        user,
+        lambda session: PriceService(session, user.principal).create(book_id, _price_attributes(form, creating=True)),
+        f"/admin/price-books/{book_id}?done=price-saved",
+        lambda errors, status: _price_form(request, user, book_id, None, _typed(form), errors, status),
+    )
 
 
 @router.get("/{book_id}/prices/{price_id}/edit")
@@ -256,14 +267,26 @@ def edit_price(request: Request, book_id: str, price_id: str, user: UserDep) -> 
 
 @router.post("/{book_id}/prices/{price_id}")
 def update_price(request: Request, book_id: str, price_id: str, user: EditorDep, form: FormDep) -> Response:
-    def work() -> str:
+    def work(session: Session) -> object:
         attributes = _price_attributes(form, creating=False)
-        with writing(request) as session:
-            return str(PriceService(session, user.principal).update(book_id, price_id, price_id, attributes).id)
+        return PriceService(session, user.principal).update(book_id, price_id, price_id, attributes)
 
-    updated, errors, status = attempt(work)
-    if updated is None:
-        if status == 404:
-            return not_found(request, user, errors)
-        return _price_form(request, user, book_id, price_id, _typed(form), errors, shown(status))
-    return redirect(f"/admin/price-books/{book_id}?done=price-saved", request)
+    return submit(
+        request,
+        user,
+        work,
+        f"/admin/price-books/{book_id}?done=price-saved",
+        lambda errors, status: _price_form(request, user, book_id, price_id, _typed(form), errors, status),
+    )
+
+
+@router.post("/{book_id}/prices/{price_id}/delete")
+def delete_price(request: Request, book_id: str, price_id: str, user: EditorDep) -> Response:
+    """As `DELETE /pcm/pricebooks/{id}/prices/{pid}`."""
+    return submit(
+        request,
+        user,
+        lambda session: PriceService(session, user.principal).delete(book_id, price_id),
+        f"/admin/price-books/{book_id}?done=price-deleted",
+        lambda errors, status: _book_page(request, user, book_id, errors, status),
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
+from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 from starlette.responses import Response
 
@@ -23,12 +24,11 @@ from assortment.web.core import (
     WebRoute,
     attempt,
     form_text,
-    not_found,
     page_number,
     reading,
     redirect,
     render,
-    shown,
+    submit,
     url_with,
     writing,
 )
@@ -105,15 +105,17 @@ def _form(
 def create_product(request: Request, user: EditorDep, form: FormDep) -> Response:
     attributes = _attributes(form, creating=True)
 
-    def work() -> str:
+    def work(session: Session) -> object:
         body = ProductCreateRequest.model_validate({"data": {"type": "product", "attributes": attributes}})
-        with writing(request) as session:
-            return str(ProductService(session, user.principal).create(body.data.attributes).id)
+        return ProductService(session, user.principal).create(body.data.attributes).id
 
-    created, errors, status = attempt(work)
-    if created is None:
-        return _form(request, user, None, attributes, errors, shown(status))
-    return redirect(f"/admin/products/{created}?saved=1", request)
+    return submit(
+        request,
+        user,
+        work,
+        lambda created: f"/admin/products/{created}?saved=1",
+        lambda errors, status: _form(request, user, None, attributes, errors, status),
+    )
 
 
 DONE = {
@@ -174,20 +176,19 @@ def edit_product(request: Request, product_id: str, user: UserDep) -> Response:
 def update_product(request: Request, product_id: str, user: EditorDep, form: FormDep) -> Response:
     attributes = _attributes(form, creating=False)
 
-    def work() -> str:
+    def work(session: Session) -> object:
         body = ProductUpdateRequest.model_validate(
             {"data": {"type": "product", "id": product_id, "attributes": attributes}}
         )
-        with writing(request) as session:
-            service = ProductService(session, user.principal)
-            return str(service.update(product_id, body.data.id, body.data.attributes).id)
+        return ProductService(session, user.principal).update(product_id, body.data.id, body.data.attributes).id
 
-    updated, errors, status = attempt(work)
-    if updated is None:
-        if status == 404:
-            return not_found(request, user, errors)
-        return _form(request, user, product_id, attributes, errors, shown(status))
-    return redirect(f"/admin/products/{updated}?saved=1", request)
+    return submit(
+        request,
+        user,
+        work,
+        lambda updated: f"/admin/products/{updated}?saved=1",
+        lambda errors, status: _form(request, user, product_id, attributes, errors, status),
+    )
 
 
 @router.post("/{product_id}/delete")

@@ -47,6 +47,7 @@ from assortment.web.core import (
     redirect,
     render,
     shown,
+    submit,
     url_with,
     writing,
 )
@@ -127,32 +128,30 @@ def _definition_attributes(form: FormData) -> dict[str, Any]:
 def create_definition(request: Request, user: EditorDep, form: FormDep) -> Response:
     attributes = _definition_attributes(form)
 
-    def work() -> str:
+    def work(session: Session) -> object:
         body = CustomRelationshipCreateRequest.model_validate(
             {"data": {"type": "custom-relationship", "attributes": attributes}}
         )
-        with writing(request) as session:
-            return CustomRelationshipService(session, user.principal).create_definition(body.data.attributes).slug
+        return CustomRelationshipService(session, user.principal).create_definition(body.data.attributes)
 
-    created, errors, status = attempt(work)
-    if created is None:
-        return _form(request, user, attributes, errors, shown(status))
-    return redirect("/admin/custom-relationships?done=created", request)
+    return submit(
+        request,
+        user,
+        work,
+        "/admin/custom-relationships?done=created",
+        lambda errors, status: _form(request, user, attributes, errors, status),
+    )
 
 
 @router.post("/{slug}/delete")
 def delete_definition(request: Request, slug: str, user: EditorDep) -> Response:
-    def work() -> bool:
-        with writing(request) as session:
-            CustomRelationshipService(session, user.principal).delete_definition(slug)
-        return True
-
-    done, errors, status = attempt(work)
-    if not done:
-        if status == 404:
-            return not_found(request, user, errors)
-        return _list_page(request, user, 1, errors, shown(status))
-    return redirect("/admin/custom-relationships?done=deleted", request)
+    return submit(
+        request,
+        user,
+        lambda session: CustomRelationshipService(session, user.principal).delete_definition(slug),
+        "/admin/custom-relationships?done=deleted",
+        lambda errors, status: _list_page(request, user, 1, errors, status),
+    )
 
 
 # --- on a product's page ----------------------------------------------------------------------------------

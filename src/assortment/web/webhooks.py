@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.routing import APIRouter
+from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 from starlette.responses import Response
 
@@ -28,17 +29,21 @@ from assortment.web.core import (
     check_csrf,
     context_of,
     form_text,
-    not_found,
     reading,
     redirect,
     render,
-    shown,
+    submit,
     writing,
 )
 
 router = APIRouter(prefix="/admin/webhooks", include_in_schema=False, route_class=WebRoute)
 
-DONE = {"created": "Webhook created.", "saved": "Webhook saved.", "redelivered": "Sent again shortly."}
+DONE = {
+    "created": "Webhook created.",
+    "saved": "Webhook saved.",
+    "redelivered": "Sent again shortly.",
+    "deleted": "Webhook deleted.",
+}
 SHOWN = 25  # jobs and attempt logs listed on an integration's page
 KEYS = sorted(events.OBSERVABLE_KEYS)
 
@@ -141,19 +146,37 @@ def _values(data: dict[str, Any]) -> dict[str, Any]:
 def create_webhook(request: Request, user: AdminWriter, form: FormDep) -> Response:
     data = _data(form, creating=True)
 
-    def work() -> str:
+    def work(session: Session) -> object:
         body = IntegrationRequest.model_validate({"data": data})
-        with writing(request) as session:
-            return str(_service(request, session, user).create(fields_sent(body.data)).id)
+        return _service(request, session, user).create(fields_sent(body.data)).id
 
-    created, errors, status = attempt(work)
-    if created is None:
-        return _form(request, user, None, _values(data), errors, shown(status))
-    return redirect(f"/admin/webhooks/{created}?done=created", request)
+    return submit(
+        request,
+        user,
+        work,
+        lambda created: f"/admin/webhooks/{created}?done=created",
+        lambda errors, status: _form(request, user, None, _values(data), errors, status),
+    )
+
+
+@router.post("/{integration_id}/delete")
+def delete_webhook(request: Request, integration_id: str, user: AdminWriter) -> Response:
+    """As `DELETE /v2/integrations/{id}`: its jobs and attempt logs go with it."""
+    return submit(
+        request,
+        user,
+        lambda session: _service(request, session, user).delete(integration_id),
+        "/admin/webhooks?done=deleted",
+        lambda errors, status: _page(request, user, integration_id, errors, status),
+    )
 
 
 @router.get("/{integration_id}")
 def webhook_page(request: Request, integration_id: str, user: AdminReader) -> Response:
+    return _page(request, user, integration_id, [], 200)
+
+
+def _page(request: Request, user: SignedIn, integration_id: str, errors: list[str], status_code: int) -> Response:
     with reading(request) as session:
         service = _service(request, session, user)
         integration = service.get(integration_id)
@@ -163,13 +186,15 @@ def webhook_page(request: Request, integration_id: str, user: AdminReader) -> Re
         request,
         "webhooks/page.html",
         user=user,
+        status_code=status_code,
+        errors=errors,
         title=integration.name,
         integration=integration,
         jobs=jobs.items,
         jobs_total=jobs.total,
         logs=logs.items,
         logs_total=logs.total,
-        notice=DONE.get(request.query_params.get("done", "")),
+        notice=None if errors else DONE.get(request.query_params.get("done", "")),
     )
 
 
@@ -192,17 +217,17 @@ def edit_webhook(request: Request, integration_id: str, user: AdminReader) -> Re
 def update_webhook(request: Request, integration_id: str, user: AdminWriter, form: FormDep) -> Response:
     data = _data(form, creating=False)
 
-    def work() -> str:
+    def work(session: Session) -> object:
         body = IntegrationRequest.model_validate({"data": data})
-        with writing(request) as session:
-            return str(_service(request, session, user).update(integration_id, fields_sent(body.data)).id)
+        return _service(request, session, user).update(integration_id, fields_sent(body.data)).id
 
-    updated, errors, status = attempt(work)
-    if updated is None:
-        if status == 404:
-            return not_found(request, user, errors)
-        return _form(request, user, integration_id, _values(data), errors, shown(status))
-    return redirect(f"/admin/webhooks/{updated}?done=saved", request)
+    return submit(
+        request,
+        user,
+        work,
+        lambda updated: f"/admin/webhooks/{updated}?done=saved",
+        lambda errors, status: _form(request, user, integration_id, _values(data), errors, status),
+    )
 
 
 @router.post("/{integration_id}/jobs/{job_id}/redeliver")

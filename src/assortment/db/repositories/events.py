@@ -76,6 +76,13 @@ def recent_of_entity(
     return session.execute(query.order_by(Event.pk.desc()).limit(limit)).all()
 
 
+def payloads(session: Session, event_pks: Sequence[int]) -> dict[int, Any]:
+    """{event pk: its payload} of those events (a page's history compares consecutive ones)."""
+    if not event_pks:
+        return {}
+    return dict(session.execute(select(Event.pk, Event.payload).where(Event.pk.in_(list(event_pks)))).tuples().all())
+
+
 def horizon(session: Session) -> int:
     """PostgreSQL: a transaction id below which every transaction that could write events here has ended.
 

@@ -1,5 +1,6 @@
 // Product pickers (a form with data-picker): a ticked product moves to the Chosen list and stays there
-// while the search below changes; Enter in the search box searches instead of submitting the form.
+// while the search below changes; Enter in the search box searches instead of submitting the form. When
+// every product found has moved up, the results say so instead of standing empty.
 "use strict";
 
 (() => {
@@ -10,6 +11,15 @@
     if (!chosen || !found) {
       return;
     }
+    const sayWhenAllChosen = () => {
+      if (found.querySelector(".check, .empty, .all-chosen")) {
+        return;
+      }
+      const note = document.createElement("p");
+      note.className = "muted all-chosen";
+      note.textContent = "Every product found is chosen; search for others.";
+      found.append(note);
+    };
     found.addEventListener("change", (event) => {
       const box = event.target;
       if (!box.matches('input[type="checkbox"]') || !box.checked) {
@@ -22,6 +32,7 @@
       }
       chosen.append(check);
       box.focus();
+      sayWhenAllChosen();
     });
     found.addEventListener("htmx:afterSwap", () => {
       chosen.querySelectorAll(".check").forEach((check) => {
@@ -30,6 +41,7 @@
           again.remove();
         }
       });
+      sayWhenAllChosen();
     });
     form.addEventListener("keydown", (event) => {
       if (event.key === "Enter" && event.target.matches("[data-picker-search]")) {
