@@ -56,3 +56,14 @@ def test_savepoints_roll_back_only_their_part(db: Database) -> None:
         names = {s.name for s in session.query(Store)}
     assert "kept" in names
     assert "dropped" not in names
+
+
+def test_release_product_rows_stay_inline_on_postgresql(db: Database) -> None:
+    """PostgreSQL compresses the values of a row wider than 2 kB as it writes it: every release product row
+    of a publish, and again every row an incremental publish copies. The table keeps its rows inline and
+    uncompressed up to a page instead (migration f3b8d6a1c920)."""
+    if db.name != "postgresql":
+        pytest.skip("a PostgreSQL storage parameter")
+    with db.engine.connect() as conn:
+        options = conn.execute(text("SELECT reloptions FROM pg_class WHERE relname = 'release_product'")).scalar()
+    assert options == ["toast_tuple_target=8160"]
