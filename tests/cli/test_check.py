@@ -27,6 +27,8 @@ from assortment.db.models import (
     ProductCount,
     ProductRelationshipSlot,
     Release,
+    ReleaseDigest,
+    ReleaseNodeProduct,
     ReleaseProduct,
     ReleaseRelated,
 )
@@ -319,6 +321,19 @@ def test_release_row_naming_a_product_the_release_does_not_hold(cli: Cli, db: Da
     execute(db, insert(ReleaseRelated).values(**row))
     assert findings(cli) == [("missing_row", "catalog_release", world.release)]
     assert detail(cli) == f"release_related.target_id = {stranger} names no release_product.product_id of the release"
+
+
+@pytest.mark.parametrize("model", [ReleaseProduct, ReleaseNodeProduct, ReleaseRelated, ReleaseDigest])
+def test_release_row_whose_release_does_not_exist(cli: Cli, db: Database, world: World, model: Any) -> None:
+    """The big release tables have no foreign key to their release (models.py): check looks for them."""
+    release = pk(db, Release, world.release)
+    table = model.__table__
+    with db.sessions() as session:
+        row = session.execute(select(table).where(table.c.release_pk == release).limit(1)).mappings().one()
+    execute(db, insert(table).values({**row, "release_pk": 987654321}))
+    key = "/".join(str(row[column.name]) for column in table.primary_key.columns if column.name != "release_pk")
+    assert findings(cli) == [("missing_row", table.name, f"987654321/{key}")]
+    assert detail(cli) == f"{table.name}.release_pk = 987654321 names no catalog_release.pk"
 
 
 def test_release_whose_counts_disagree_with_its_rows(cli: Cli, db: Database, world: World) -> None:

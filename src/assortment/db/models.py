@@ -436,13 +436,19 @@ class ReleaseNode(Base):
     document: Mapped[bytes] = mapped_column(LargeBinary)
 
 
+# The big tables of a release (its products, node -> product order, related products, digests) name their
+# release without a foreign key: a publish writes hundreds of thousands of their rows, and PostgreSQL checks a
+# foreign key row by row (a lookup and a lock of the release row each: a quarter of a 10k-product publish).
+# Their rows are written only by publish, in the transaction that creates the release, and deleted only with
+# it (repositories/releases.py `delete_releases`, children first); `assortment check` reports rows whose
+# release does not exist (repositories/integrity.py RELEASE_ROWS).
 class ReleaseProduct(Base):
     """A live product as published, with its document rendered once at publish time."""
 
     __tablename__ = "release_product"
     __table_args__ = (Index("ix_release_product_position", "release_pk", "position"),)
 
-    release_pk: Mapped[int] = mapped_column(ForeignKey("catalog_release.pk", ondelete="CASCADE"), primary_key=True)
+    release_pk: Mapped[int] = mapped_column(Integer, primary_key=True)  # no foreign key: see ReleaseProduct
     product_id: Mapped[uuid.UUID] = mapped_column(Uuid(), primary_key=True)
     position: Mapped[int] = mapped_column(Integer)
     name: Mapped[str] = mapped_column(Text)
@@ -470,7 +476,7 @@ class ReleaseNodeProduct(Base):
 
     __tablename__ = "release_node_product"
 
-    release_pk: Mapped[int] = mapped_column(ForeignKey("catalog_release.pk", ondelete="CASCADE"), primary_key=True)
+    release_pk: Mapped[int] = mapped_column(Integer, primary_key=True)  # no foreign key: see ReleaseProduct
     node_id: Mapped[uuid.UUID] = mapped_column(Uuid(), primary_key=True)
     position: Mapped[int] = mapped_column(Integer, primary_key=True)
     product_id: Mapped[uuid.UUID] = mapped_column(Uuid())
@@ -482,7 +488,7 @@ class ReleaseRelated(Base):
 
     __tablename__ = "release_related"
 
-    release_pk: Mapped[int] = mapped_column(ForeignKey("catalog_release.pk", ondelete="CASCADE"), primary_key=True)
+    release_pk: Mapped[int] = mapped_column(Integer, primary_key=True)  # no foreign key: see ReleaseProduct
     source_id: Mapped[uuid.UUID] = mapped_column(Uuid(), primary_key=True)
     slug: Mapped[str] = mapped_column(String(255), primary_key=True)
     position: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -498,7 +504,7 @@ class ReleaseDigest(Base):
     # SQLite keeps the rows in the primary key's b-tree: a range of it is one release's digests of one type.
     __table_args__ = {"sqlite_with_rowid": False}
 
-    release_pk: Mapped[int] = mapped_column(ForeignKey("catalog_release.pk", ondelete="CASCADE"), primary_key=True)
+    release_pk: Mapped[int] = mapped_column(Integer, primary_key=True)  # no foreign key: see ReleaseProduct
     entity_type: Mapped[str] = mapped_column(String(16), primary_key=True)  # hierarchy | node | product
     entity_id: Mapped[uuid.UUID] = mapped_column(Uuid(), primary_key=True)
     digest: Mapped[bytes] = mapped_column(LargeBinary)

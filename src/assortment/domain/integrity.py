@@ -16,7 +16,7 @@ and tests can tell them apart:
 | `association_without_reverse` | a bi-directional association has no reverse |
 | `association_not_attached` | an association's source does not carry its relationship |
 | `association_with_itself` | a product is associated with itself |
-| `missing_row` | a row names a row that does not exist (any foreign key, or inside a release) |
+| `missing_row` | a row names a row that does not exist (a foreign key, a release row's release, inside a release) |
 | `release_counts` | a release's stored product or node count disagrees with its rows |
 | `latest_release` | a catalog names as its latest a release it does not have, or none while it has releases |
 """
@@ -227,8 +227,8 @@ def _missing_rows(session: Session, limit: int) -> list[Problem]:
             orphan.row,
             f"{orphan.table}.{orphan.column} = {orphan.value} names no {orphan.target}",
         )
-        for orphan in repo.foreign_key_orphans(session, limit)
-    ]
+        for orphan in [*repo.foreign_key_orphans(session, limit), *repo.rows_without_their_release(session, limit)]
+    ][:limit]
     if len(problems) >= limit:
         return problems
     for orphan in repo.release_orphans(session, limit - len(problems)):

@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Column, ForeignKeyConstraint, Table, exists, func, select
+from sqlalchemy import Column, ForeignKeyConstraint, Table, and_, exists, func, select
 from sqlalchemy.orm import Session, aliased
 
 from assortment.db.models import (
@@ -26,6 +26,7 @@ from assortment.db.models import (
     ProductCount,
     ProductRelationshipSlot,
     Release,
+    ReleaseDigest,
     ReleaseHierarchy,
     ReleaseNode,
     ReleaseNodeProduct,
@@ -236,26 +237,57 @@ def foreign_key_orphans(session: Session, limit: int) -> list[Orphan]:
     return found
 
 
+# The release tables that name their release without a foreign key (models.py, above ReleaseProduct).
+RELEASE_ROWS: tuple[Any, ...] = (ReleaseProduct, ReleaseNodeProduct, ReleaseRelated, ReleaseDigest)
+RELEASES: Table = Base.metadata.tables[Release.__tablename__]
+
+
+def rows_without_their_release(session: Session, limit: int) -> list[Orphan]:
+    """Rows of those tables whose release does not exist."""
+    found: list[Orphan] = []
+    for model in RELEASE_ROWS:
+        table = model.__table__
+        found.extend(_missing(session, table, table.c.release_pk, RELEASES.c.pk, limit - len(found)))
+        if len(found) >= limit:
+            break
+    return found
+
+
 def _orphans_of(session: Session, table: Table, constraint: ForeignKeyConstraint, limit: int) -> list[Orphan]:
-    (child,) = constraint.columns
-    (element,) = constraint.elements
-    parent = element.column.table.alias()
-    target = parent.c[element.column.name]
+    return _missing_many(session, table, [(e.parent, e.column) for e in constraint.elements], limit)
+
+
+def _missing(session: Session, table: Table, child: Column[Any], named: Column[Any], limit: int) -> list[Orphan]:
+    """Rows of the table whose `child` column holds a value that no row has in the `named` column."""
+    return _missing_many(session, table, [(child, named)], limit)
+
+
+def _missing_many(
+    session: Session, table: Table, pairs: Sequence[tuple[Column[Any], Column[Any]]], limit: int
+) -> list[Orphan]:
+    """Rows of the table whose (child, …) columns hold values that no row has in the (named, …) columns of
+    one table (a foreign key of one column or of several: release_change names its comparison by two)."""
+    parent = pairs[0][1].table.alias()
+    targets = [parent.c[named.name] for _, named in pairs]
+    children = [child for child, _ in pairs]
     label = _row_label(table)
     query = (
-        select(*label, child)
-        .select_from(table.outerjoin(parent, target == child))
-        .where(child.is_not(None), target.is_(None))
+        select(*label, *children)
+        .select_from(table.outerjoin(parent, and_(*(t == c for t, c in zip(targets, children, strict=True)))))
+        .where(*(c.is_not(None) for c in children), targets[0].is_(None))
         .order_by(*label)
         .limit(limit)
     )
+    named_table = pairs[0][1].table.name
     return [
         Orphan(
             table.name,
-            "/".join(str(value) for value in row[:-1]),
-            child.name,
-            row[-1],
-            f"{element.column.table.name}.{element.column.name}",
+            "/".join(str(value) for value in row[: len(label)]),
+            ",".join(c.name for c in children),
+            row[len(label)] if len(children) == 1 else "/".join(str(v) for v in row[len(label) :]),
+            f"{named_table}.{pairs[0][1].name}"
+            if len(pairs) == 1
+            else f"{named_table}.({','.join(n.name for _, n in pairs)})",
         )
         for row in session.execute(query)
     ]
