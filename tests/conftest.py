@@ -30,7 +30,7 @@ from assortment.app import create_app
 from assortment.config import Settings
 from assortment.db.engine import make_engine, make_session_factory
 from assortment.db.migrate import upgrade
-from assortment.db.models import Base, InstanceSecret, ProductCount, Store
+from assortment.db.models import Base, InstanceSecret, ProductCount, ProductCountDelta, Store
 from assortment.domain import auth
 
 PG_ADMIN_URL = os.environ.get("ASSORTMENT_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -106,16 +106,20 @@ def database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
             _drop_pg_database(pg_name)
 
 
+COUNT_TABLES = (ProductCount.__tablename__, ProductCountDelta.__tablename__)
+
+
 def empty_tables(db: Database) -> None:
     """Remove what tests wrote; keep the default store and the signing key."""
     with db.sessions.begin() as session:
         for table in reversed(Base.metadata.sorted_tables):
             if table.name == Store.__tablename__:
                 session.execute(delete(Store).where(Store.is_default.is_(False)))
-            elif table.name not in (InstanceSecret.__tablename__, ProductCount.__tablename__):
+            elif table.name not in (InstanceSecret.__tablename__, *COUNT_TABLES):
                 session.execute(table.delete())
         # Last: deleting the products above updated the counts the triggers keep.
         session.execute(delete(ProductCount))
+        session.execute(delete(ProductCountDelta))
 
 
 @pytest.fixture

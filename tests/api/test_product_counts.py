@@ -4,9 +4,13 @@ whatever writes products — the API, an import, a rejected batch, writers in pa
 
 from __future__ import annotations
 
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from sqlalchemy import update
+
+from assortment.db.models import Product
 from assortment.domain.integrity import check_database
 from assortment.domain.product_import import import_products
 from tests.cli.conftest import write_jsonl
@@ -36,6 +40,7 @@ def assert_clean(db: Database) -> None:
 def test_totals_follow_creates_and_deletes_in_each_scope(db: Database, api: Caller, keys: Keys) -> None:
     other = keys.caller(store_id=keys.store("Other"))
     organization = keys.caller(organization=True)
+    assert (total(api), total(organization)) == (0, 0)
     mine = [create(api, f"MINE-{n}") for n in range(4)]
     create(other, "OTHER-1")
     shared = [create(organization, f"ORG-{n}") for n in range(2)]
@@ -43,10 +48,23 @@ def test_totals_follow_creates_and_deletes_in_each_scope(db: Database, api: Call
     assert total(other) == 3
     assert total(organization) == 2
     assert total(api, "?page[limit]=2&page[offset]=2") == 6
+    assert total(api, "?page[limit]=2&page[offset]=50") == 6  # a page past the end still has the total
     assert api.delete(f"/pcm/products/{mine[0]}").status_code == 204
     assert organization.delete(f"/pcm/products/{shared[0]}").status_code == 204
     assert (total(api), total(other), total(organization)) == (4, 2, 1)
     assert total(api, "?filter=like(sku,MINE-*)") == 3  # a filter still counts its matches
+    assert_clean(db)
+
+
+def test_a_product_moved_to_another_scope_counts_there(db: Database, api: Caller, keys: Keys) -> None:
+    """No endpoint moves a product between scopes; the triggers count a move all the same."""
+    other_store = keys.store("Other")
+    other = keys.caller(store_id=other_store)
+    moved = create(api, "MOVED")
+    create(api, "STAYS")
+    with db.sessions.begin() as session:
+        session.execute(update(Product).where(Product.id == uuid.UUID(moved)).values(scope_id=other_store))
+    assert (total(api), total(other)) == (1, 1)
     assert_clean(db)
 
 

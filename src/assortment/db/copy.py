@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from assortment.db.engine import SQLITE_IMMEDIATE
 from assortment.db.migrate import MIGRATIONS_DIR
-from assortment.db.models import Base, InstanceSecret, ProductCount, Store
+from assortment.db.models import Base, InstanceSecret, ProductCount, ProductCountDelta, Store
 from assortment.db.repositories.common import insert_rows
 
 BATCH_ROWS = 2000
@@ -69,7 +69,7 @@ class CopyReport:
 
 # Tables the database keeps itself (triggers in the writing transaction): the target's own triggers fill
 # them as the rows they are derived from arrive, so they are neither copied nor compared.
-DERIVED = frozenset({ProductCount.__tablename__})
+DERIVED = frozenset({ProductCount.__tablename__, ProductCountDelta.__tablename__})
 
 
 def tables() -> list[Table]:

@@ -116,13 +116,29 @@ class Product(Base):
 
 
 class ProductCount(Base):
-    """How many products each scope owns, on SQLite: derived, kept by triggers on `product` in the writing
-    transaction (migration e5b7c3d9f104), so that an unfiltered product list's total is a lookup, not a count.
-    Empty on PostgreSQL (the migration says why)."""
+    """How many products each scope owns: derived, kept by triggers on `product`, so that an unfiltered
+    product list's total is a lookup, not a count. On SQLite the row is the count, kept in the writing
+    transaction (migration e5b7c3d9f104); on PostgreSQL it is the folded base, and the count is the base plus
+    the scope's `ProductCountDelta` rows, read in one statement (migration cc89063b9cfe says why)."""
 
     __tablename__ = "product_count"
 
     scope_id: Mapped[uuid.UUID] = mapped_column(Uuid(), primary_key=True)
+    products: Mapped[int] = mapped_column(Integer)
+
+
+class ProductCountDelta(Base):
+    """A change to a scope's product count not yet folded into `ProductCount` (PostgreSQL; empty on SQLite):
+    appended by the triggers of a product write that could not take the scope's fold lock without waiting,
+    deleted when a later write folds it (migration cc89063b9cfe)."""
+
+    __tablename__ = "product_count_delta"
+    __table_args__ = (Index("ix_product_count_delta_scope", "scope_id"),)
+
+    pk: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+    )
+    scope_id: Mapped[uuid.UUID] = mapped_column(Uuid())
     products: Mapped[int] = mapped_column(Integer)
 
 

@@ -270,8 +270,6 @@ def _latest_release(session: Session, limit: int) -> list[Problem]:
 
 
 def _product_counts(session: Session, limit: int) -> list[Problem]:
-    if session.get_bind().dialect.name != "sqlite":  # kept on SQLite only (migration e5b7c3d9f104)
-        return []
     return [
         Problem("product_count", "scope", str(scope_id), f"product_count says {kept} but the scope owns {owned}")
         for scope_id, kept, owned in repo.wrong_product_counts(session, limit)

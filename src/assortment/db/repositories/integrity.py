@@ -24,6 +24,7 @@ from assortment.db.models import (
     NodeProduct,
     Product,
     ProductCount,
+    ProductCountDelta,
     ProductRelationshipSlot,
     Release,
     ReleaseDigest,
@@ -378,11 +379,18 @@ def _chunks(values: Sequence[int], size: int) -> Iterator[Sequence[int]]:
 
 
 def wrong_product_counts(session: Session, limit: int) -> list[tuple[uuid.UUID, int, int]]:
-    """(scope, count kept, products owned) where the triggers' count disagrees with the products."""
+    """(scope, count kept, products owned) where the triggers' count disagrees with the products. The count
+    kept is the folded count plus the deltas not folded yet (on PostgreSQL; SQLite has none). The caller reads
+    one snapshot (`assortment check` runs in REPEATABLE READ on PostgreSQL)."""
     owned = {
         row[0]: row[1] for row in session.execute(select(Product.scope_id, func.count()).group_by(Product.scope_id))
     }
     kept = {row[0]: row[1] for row in session.execute(select(ProductCount.scope_id, ProductCount.products))}
+    pending = select(ProductCountDelta.scope_id, func.sum(ProductCountDelta.products)).group_by(
+        ProductCountDelta.scope_id
+    )
+    for scope_id, change in session.execute(pending):
+        kept[scope_id] = kept.get(scope_id, 0) + change
     wrong = [
         (scope_id, kept.get(scope_id, 0), owned.get(scope_id, 0))
         for scope_id in sorted(owned.keys() | kept.keys(), key=str)

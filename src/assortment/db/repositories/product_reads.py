@@ -11,10 +11,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Integer, Uuid, any_, bindparam, func, select, union_all
+from sqlalchemy import ColumnElement, Connection, Integer, Select, Uuid, any_, bindparam, func, select, union_all
 from sqlalchemy.dialects.postgresql import ARRAY
 
-from assortment.db.models import ORGANIZATION_SCOPE, CustomRelationship, Product, ProductCount, ProductRelationshipSlot
+from assortment.db.models import (
+    ORGANIZATION_SCOPE,
+    CustomRelationship,
+    Product,
+    ProductCount,
+    ProductCountDelta,
+    ProductRelationshipSlot,
+)
 from assortment.db.prepared import Prepared
 from assortment.domain.formats import timestamp
 
@@ -83,9 +90,28 @@ def visible_product(
     return ProductRecord(*row[:-1]), [slug for *_, slug in rows if slug is not None]
 
 
-def _newest_page(scope_count: int) -> Prepared:
+# How many products the scopes hold (migrations e5b7c3d9f104, cc89063b9cfe): on SQLite the counts the
+# triggers keep; on PostgreSQL the folded counts plus the deltas not folded yet, in one statement (one
+# snapshot: a fold that commits meanwhile is seen whole or not at all).
+_counts = ProductCount.__table__
+_deltas = ProductCountDelta.__table__
+
+
+def _counted(scope_count: int, dialect: str) -> Select[tuple[int]]:
+    scopes = [bindparam(f"scope_{n}", type_=Uuid()) for n in range(scope_count)]
+    if dialect == "sqlite":
+        return select(func.coalesce(func.sum(_counts.c.products), 0)).where(_counts.c.scope_id.in_(scopes))
+    counted = union_all(
+        select(_counts.c.products).where(_counts.c.scope_id.in_(scopes)),
+        select(_deltas.c.products).where(_deltas.c.scope_id.in_(scopes)),
+    ).subquery()
+    return select(func.coalesce(func.sum(counted.c.products), 0))
+
+
+def _newest_page(scope_count: int, dialect: str) -> Prepared:
     """A page of the products of `scope_count` scopes (bound as scope_0…) in (created_at, id) order: each
-    scope read in index order up to `reach` rows (offset + limit), then merged, as `products.list_visible`."""
+    scope read in index order up to `reach` rows (offset + limit), then merged, as `products.list_visible`;
+    each row ends with the scopes' total (one statement: one round trip, and the page's snapshot)."""
     arms = [
         select(*_PRODUCT_COLUMNS)
         .where(_product.c.scope_id == bindparam(f"scope_{n}", type_=Uuid()))
@@ -96,7 +122,7 @@ def _newest_page(scope_count: int) -> Prepared:
     ]
     merged = union_all(*(select(arm) for arm in arms)).subquery() if scope_count > 1 else arms[0]
     return Prepared(
-        select(merged)
+        select(merged, _counted(scope_count, dialect).scalar_subquery().label("total"))
         .order_by(merged.c.created_at, merged.c.id)
         .limit(bindparam("limit", type_=Integer))
         .offset(bindparam("offset", type_=Integer)),
@@ -105,26 +131,10 @@ def _newest_page(scope_count: int) -> Prepared:
 
 
 # A caller sees one scope (the organization) or two (a store and the organization).
-_NEWEST_PAGES = {count: _newest_page(count) for count in (1, 2)}
-
-# How many products the scopes hold: on SQLite the counts the triggers keep (migration e5b7c3d9f104), on
-# PostgreSQL a count.
-_COUNTED = {
-    count: Prepared(
-        select(func.coalesce(func.sum(ProductCount.__table__.c.products), 0)).where(
-            ProductCount.__table__.c.scope_id.in_([bindparam(f"scope_{n}", type_=Uuid()) for n in range(count)])
-        )
-    )
-    for count in (1, 2)
-}
-_COUNTED_HERE = {
-    count: Prepared(
-        select(func.count())
-        .select_from(_product)
-        .where(_product.c.scope_id.in_([bindparam(f"scope_{n}", type_=Uuid()) for n in range(count)]))
-    )
-    for count in (1, 2)
-}
+_DIALECTS = ("sqlite", "postgresql")
+_NEWEST_PAGES = {dialect: {count: _newest_page(count, dialect) for count in (1, 2)} for dialect in _DIALECTS}
+# The total alone, for a page past the end.
+_COUNTED = {dialect: {count: Prepared(_counted(count, dialect)) for count in (1, 2)} for dialect in _DIALECTS}
 
 # The slugs of a page of products. SQLite: up to PAGE_OF_PKS, the list bound as pk_0…, padded with its first
 # pk. PostgreSQL: the pks as one array (psycopg parses a statement of more than 50 parameters anew at every
@@ -151,13 +161,15 @@ def newest_products(
     """A page of the products `scopes` own, oldest first, each with its relationship slugs; and their total."""
     distinct = list(dict.fromkeys(scopes))
     named = {f"scope_{n}": scope for n, scope in enumerate(distinct)}
-    rows = _NEWEST_PAGES[len(distinct)].rows(
+    dialect = connection.dialect.name
+    rows = _NEWEST_PAGES[dialect][len(distinct)].rows(
         connection, {**named, "limit": limit, "offset": offset, "reach": offset + limit}
     )
-    counted = _COUNTED if connection.dialect.name == "sqlite" else _COUNTED_HERE
-    total = int(counted[len(distinct)].rows(connection, named)[0][0])
+    # Every row carries the total; a page past the end has no row to carry it.
+    total = int(rows[0][-1] if rows else _COUNTED[dialect][len(distinct)].rows(connection, named)[0][0])
     records = []
     for row in rows:
+        del row[-1]
         row[2] = "organization" if row[2] else "store"
         records.append(ProductRecord(*row))
     slugs = _slugs_of(connection, records)

@@ -11,7 +11,7 @@ from sqlalchemy import ColumnElement, Select, bindparam, delete, exists, func, o
 from sqlalchemy.orm import Session, aliased
 
 from assortment.db.filters import FilterField, Kind, allow, owner_field
-from assortment.db.models import NodeProduct, Product, ProductCount
+from assortment.db.models import NodeProduct, Product, ProductCount, ProductCountDelta
 from assortment.db.repositories.common import paginate, seek, sort_keys
 from assortment.domain.filters import FILTER_PARSE_ERROR
 from assortment.domain.paging import Page, Paging
@@ -81,17 +81,14 @@ def list_visible(
     if where is not None:
         query = query.where(where)
         return paginate(session, query, (Product.created_at, Product.id), limit, offset)
-    # No filter: on SQLite the total is the scopes' counts (kept by triggers), not a count of the products;
+    # No filter: the total is the scopes' counts (kept by triggers), not a count of the products;
     # and the page is read scope by scope in index order, each stopping after offset + limit rows, then
     # merged (over two scopes at once, the index gives no order and every product would be sorted).
     distinct = list(dict.fromkeys(scopes))
     values: dict[str, Any] = {"limit": limit, "offset": offset, "reach": offset + limit}
     values.update({f"scope_{n}": scope for n, scope in enumerate(distinct)})
     rows = session.scalars(_newest_page(len(distinct)), values).all()
-    if session.get_bind().dialect.name == "sqlite":  # counts kept by triggers (migration e5b7c3d9f104)
-        total = session.scalar(_COUNTED, {"scopes": distinct}) or 0
-    else:
-        total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+    total = session.scalar(_COUNTED[session.get_bind().dialect.name], {"scopes": distinct}) or 0
     return list(rows), int(total)
 
 
@@ -146,9 +143,25 @@ def _newest_page(scope_count: int) -> Select[Product]:
     return _newest_page_statement(scope_count) if built is None else built
 
 
-_COUNTED = select(func.coalesce(func.sum(ProductCount.products), 0)).where(
-    ProductCount.scope_id.in_(bindparam("scopes", expanding=True))
-)
+# How many products the scopes hold: on SQLite the counts the triggers keep (migration e5b7c3d9f104); on
+# PostgreSQL the folded counts plus the deltas not folded yet, in one statement (migration cc89063b9cfe).
+_SCOPES = bindparam("scopes", expanding=True, type_=ProductCount.scope_id.type)
+_COUNTED = {
+    "sqlite": select(func.coalesce(func.sum(ProductCount.products), 0)).where(ProductCount.scope_id.in_(_SCOPES)),
+    "postgresql": select(
+        func.coalesce(
+            func.sum(
+                union_all(
+                    select(ProductCount.products).where(ProductCount.scope_id.in_(_SCOPES)),
+                    select(ProductCountDelta.products).where(ProductCountDelta.scope_id.in_(_SCOPES)),
+                )
+                .subquery()
+                .c.products
+            ),
+            0,
+        )
+    ),
+}
 
 
 def find_unique_clashes(
