@@ -245,6 +245,10 @@ def refresh_statistics(session: Session) -> None:
     page took a second (nested loops scanning the whole release per row) instead of a millisecond. ANALYZE
     counts the rows its own transaction inserted, and its statistics commit with the release."""
     if session.connection().dialect.name == "postgresql":
+        # A tenth of the default sample (3,000 rows a table): enough to know each release's size and the
+        # columns' spread, at an eighth of the time (100k catalog: 2.5 → 0.3 s). The setting ends with the
+        # transaction.
+        session.execute(text("SET LOCAL default_statistics_target = 10"))
         session.execute(text("ANALYZE " + ", ".join(RELEASE_TABLES)))
 
 
