@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 
 from assortment.db.models import Release, ReleaseChange, ReleaseComparison, ReleaseDigest
 from assortment.domain import release_digests
@@ -404,6 +404,83 @@ def test_a_comparison_is_kept_and_answers_as_one_found_again(shop: Shop, db: Dat
     changes(shop.api, url, since=second)
     changes(shop.api, shop.url(first))
     assert [row[2:] for row in kept(db)] == [(1, 6, 1)]
+
+
+def kept_fields(db: Database) -> dict[str, str | None]:
+    """{entity id: fields kept (JSON) or None} of every change kept."""
+    with db.sessions() as session:
+        rows = session.execute(select(ReleaseChange.entity_id, ReleaseChange.fields)).all()
+    return {str(entity_id): fields for entity_id, fields in rows}
+
+
+def test_the_fields_of_a_change_are_kept_when_first_shown(shop: Shop, db: Database) -> None:
+    """Naming what differs compares both releases' documents: the first time an updated change is answered,
+    its fields are kept with it, and later answers read them. Only the changes of the page answered are
+    named; created and deleted ones name none."""
+    shop.publish()
+    edit(shop)
+    second = shop.publish()
+    url = shop.url(second)
+    fresh = changes(shop.api, url)
+    updated = {i for i, (change, _) in entries(fresh).items() if change == "updated"}
+    first_page = changes(shop.api, url, **{"page[limit]": "3"})  # kept by the answer above, named by this one
+    forget(db)
+    assert changes(shop.api, url, **{"page[limit]": "3"}) == first_page  # keeps the comparison, names 3
+    named = {i for i, fields in kept_fields(db).items() if fields is not None}
+    assert named == {i for i in keys_of(first_page) if i in updated} and named
+    assert changes(shop.api, url) == fresh  # names the others
+    assert {i for i, fields in kept_fields(db).items() if fields is not None} == updated
+    assert all(kept_fields(db)[i] is None for i in entries(fresh) if i not in updated)
+    # Later answers read the kept fields (here made up, to tell them from fields found again).
+    tee = shop.products["tee"]
+    assert entries(fresh)[tee] == ("updated", ["breadcrumbs", "name", "updated_at"])
+    with db.sessions.begin() as session:
+        session.execute(
+            update(ReleaseChange).where(ReleaseChange.entity_id == uuid.UUID(tee)).values(fields='["kept"]')
+        )
+    assert entries(changes(shop.api, url))[tee] == ("updated", ["kept"])
+    assert entries(changes(shop.api, url, filter=f"eq(entity_type,product):in(entity_id,{tee})"))[tee] == (
+        "updated",
+        ["kept"],
+    )
+    # A comparison not kept names its changes every time; so does one kept before fields were.
+    forget(db)
+    assert changes(shop.api, url, filter="eq(entity_type,product)")["data"] == [
+        e for e in fresh["data"] if e["attributes"]["entity_type"] == "product"
+    ]
+    assert kept(db) == []
+    changes(shop.api, url)
+    with db.sessions.begin() as session:
+        session.execute(update(ReleaseChange).values(fields=None))
+    assert changes(shop.api, url) == fresh
+    assert {i for i, fields in kept_fields(db).items() if fields is not None} == updated
+
+
+def test_fields_are_answered_without_waiting_for_a_busy_writer(shop: Shop, db: Database) -> None:
+    """Keeping the fields found waits a moment for the write lock, as keeping a comparison does: while
+    another transaction holds it, the answer names the fields all the same and keeps none."""
+    shop.publish()
+    edit(shop)
+    second = shop.publish()
+    url = shop.url(second)
+    fresh = changes(shop.api, url)
+    with db.sessions.begin() as session:
+        session.execute(update(ReleaseChange).values(fields=None))
+    holder = db.sessions()
+    try:
+        holder.connection(execution_options={"assortment_sqlite_immediate": True})
+        holder.execute(update(ReleaseChange).values(fields=None))  # every change row locked, uncommitted
+        assert changes(shop.api, url) == fresh
+    finally:
+        holder.rollback()
+        holder.close()
+    assert set(kept_fields(db).values()) == {None}
+    assert changes(shop.api, url) == fresh
+    assert len([f for f in kept_fields(db).values() if f is not None]) == 6
+
+
+def keys_of(body: dict[str, Any]) -> list[str]:
+    return [e["attributes"]["entity_id"] for e in body["data"]]
 
 
 def test_kept_comparisons_go_with_either_release(shop: Shop, db: Database) -> None:

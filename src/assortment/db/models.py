@@ -562,6 +562,10 @@ class ReleaseChange(Base):
     entity_type: Mapped[str] = mapped_column(String(16), primary_key=True)  # hierarchy | node | product
     entity_id: Mapped[uuid.UUID] = mapped_column(Uuid(), primary_key=True)
     change: Mapped[str] = mapped_column(String(8))  # created | updated | deleted
+    # What differs (SPEC §10.1 `fields`), a JSON list kept the first time the change is shown: NULL until
+    # then (and for created and deleted ones, which name none). Found by `ChangesService.fields`; a change of
+    # how fields are named must clear this column (a migration), or pages would show the old names.
+    fields: Mapped[str | None] = mapped_column(Text)
 
 
 class Currency(Base):

@@ -19,7 +19,7 @@ import logging
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -96,16 +96,32 @@ def change_document(change: Change, fields: list[str]) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class Changes:
-    """Every change between a release and its base, filtered and in order; `counts` over all of them."""
+    """Every change between a release and its base, filtered and in order; `counts` over all of them.
+    `kept`: the comparison is stored (the fields found for its changes are kept too); `named`: {change key:
+    fields} of those of its changes whose fields were kept."""
 
     ref: ReleaseRef
     base: Release | None
     items: list[Change]
+    kept: bool = False
+    named: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def counts(self) -> dict[str, int]:
         counted = Counter(c.change for c in self.items)
         return {kind: counted.get(kind, 0) for kind in KINDS}
+
+
+@dataclass(frozen=True)
+class KindPages:
+    """One page of each kind of change (created, updated, deleted) of a comparison, as the workbench shows
+    it: `changes.items` are the entries of the three pages, `counts` over the whole comparison, `more` when a
+    kind has entries past its page."""
+
+    changes: Changes
+    counts: dict[str, int]
+    groups: dict[str, list[Change]]
+    more: bool
 
 
 # --- filters: eq(change,…), eq(entity_type,…), in(entity_id,…) ----------------------------------------------
@@ -159,39 +175,88 @@ class ChangesService:
         accepts, types = compile_filter(terms)
         ref = ReleaseService(self.session, self.principal).resolve(catalog_id, release_id)
         base = self._base(ref, since)
-        items = [c for c in self._changes(ref, base, types) if accepts(c)]
+        found, kept, named = self._changes(ref, base, types)
+        items = [c for c in found if accepts(c)]
         items.sort(key=change_order)
-        return Changes(ref, base, items)
+        return Changes(ref, base, items, kept, named)
 
-    def _changes(self, ref: ReleaseRef, base: Release | None, types: set[str]) -> list[Change]:
+    def pages_by_kind(self, catalog_id: str, release_id: str, since: str | None, start: int, size: int) -> KindPages:
+        """The entries `start` to `start + size` of each kind of change (the workbench's page). A kept
+        comparison is read a page at a time, with the fields kept for its entries; else it is compared
+        (and kept) as `compare` does."""
+        ref = ReleaseService(self.session, self.principal).resolve(catalog_id, release_id)
+        base = self._base(ref, since)
+        release = ref.release
+        counts = None
+        if base is not None and base.pk != release.pk:
+            counts = repo.stored_counts(self.session, release.pk, base.pk)
+        if counts is None or base is None:
+            found, kept, named = self._changes(ref, base, set(ENTITY_TYPES))
+            found.sort(key=change_order)
+            every = {kind: [c for c in found if c.change == kind] for kind in KINDS}
+            groups = {kind: every[kind][start : start + size] for kind in KINDS}
+            more = any(len(every[kind]) > start + size for kind in KINDS)
+            shown = [c for kind in KINDS for c in groups[kind]]
+            return KindPages(Changes(ref, base, shown, kept, named), Changes(ref, base, found).counts, groups, more)
+        groups, named, more = {}, {}, False
+        for kind in KINDS:
+            rows = repo.stored_page(self.session, release.pk, base.pk, kind, size + 1, start)
+            more = more or len(rows) > size
+            groups[kind] = [Change(entity_type, entity_id, kind) for entity_type, entity_id, _ in rows[:size]]
+            named.update(_named(rows[:size]))
+        shown = [c for kind in KINDS for c in groups[kind]]
+        return KindPages(Changes(ref, base, shown, True, named), counts, groups, more)
+
+    def _changes(
+        self, ref: ReleaseRef, base: Release | None, types: set[str]
+    ) -> tuple[list[Change], bool, dict[str, list[str]]]:
         """Every change of those entity types (in no order): kept ones when the pair was compared before,
-        else found now, and kept when they are of every type."""
+        else found now, and kept when they are of every type. Then whether they are kept, and the fields
+        kept for them."""
         release = ref.release
         wanted = [entity_type for entity_type in ENTITY_TYPES if entity_type in types]
         if base is None or base.pk == release.pk:
-            return [c for entity_type in wanted for c in self._differences(ref, base, entity_type)]
+            return [c for entity_type in wanted for c in self._differences(ref, base, entity_type)], False, {}
         stored = repo.stored_changes(self.session, release.pk, base.pk, wanted)
         if stored is not None:
-            return [Change(entity_type, entity_id, change) for entity_type, entity_id, change in stored]
+            changes = [Change(entity_type, entity_id, change) for entity_type, entity_id, change, _ in stored]
+            return changes, True, _named((kind, i, fields) for kind, i, _, fields in stored)
         found = [c for entity_type in wanted for c in self._differences(ref, base, entity_type)]
-        if len(wanted) == len(ENTITY_TYPES) and len(found) <= KEEP_AT_MOST:
-            self._keep(release, base, found)
-        return found
+        kept = len(wanted) == len(ENTITY_TYPES) and len(found) <= KEEP_AT_MOST and self._keep(release, base, found)
+        return found, kept, {}
 
-    def _keep(self, release: Release, base: Release, found: list[Change]) -> None:
-        """Keep a comparison, in a transaction of its own. Not kept (and found again next time) when the
-        write lock is busy, another request kept it first, or a release went meanwhile."""
+    def _keep(self, release: Release, base: Release, found: list[Change]) -> bool:
+        """Keep a comparison, in a transaction of its own; whether it is kept. Not kept (and found again next
+        time) when the write lock is busy, another request kept it first, or a release went meanwhile."""
         bind = self.session.get_bind()
         if not isinstance(bind, Engine):
-            return
+            return False
         counted = Counter(c.change for c in found)
         rows = [(c.entity_type, c.entity_id, c.change) for c in found]
         try:
             with quick_writer(bind, KEEP_WAIT_MS) as session:
-                if session is not None:
-                    repo.store_changes(session, release.pk, base.pk, rows, {k: counted.get(k, 0) for k in KINDS})
+                if session is None:
+                    return False
+                counts = {k: counted.get(k, 0) for k in KINDS}
+                return repo.store_changes(session, release.pk, base.pk, rows, counts)
         except (OperationalError, IntegrityError) as exc:
             log.info("comparison of releases %s and %s not kept: %s", release.id, base.id, exc.__class__.__name__)
+            return False
+
+    def _keep_fields(self, changes: Changes, found: dict[str, list[str]], updated: list[Change]) -> None:
+        """Keep the fields found for updated changes of a kept comparison, in a transaction of its own (not
+        kept, and found again next time, when the write lock is busy)."""
+        bind = self.session.get_bind()
+        base = changes.base
+        if not isinstance(bind, Engine) or base is None:
+            return
+        named = [(c.entity_type, c.entity_id, orjson.dumps(found[c.key]).decode()) for c in updated]
+        try:
+            with quick_writer(bind, KEEP_WAIT_MS) as session:
+                if session is not None:
+                    repo.store_fields(session, changes.ref.release.pk, base.pk, named)
+        except OperationalError as exc:
+            log.info("fields of %d changes not kept: %s", len(named), exc.__class__.__name__)
 
     def _base(self, ref: ReleaseRef, since: str | None) -> Release | None:
         catalog_pk = ref.catalog.pk
@@ -247,13 +312,22 @@ class ChangesService:
     # --- what differs ------------------------------------------------------------------------------------
 
     def fields(self, changes: Changes, entries: Iterable[Change]) -> dict[str, list[str]]:
-        """{change key: the sorted names of what differs} for the entries (`[]` for created and deleted)."""
+        """{change key: the sorted names of what differs} for the entries (`[]` for created and deleted):
+        kept ones, else found by comparing the two releases' documents (and then kept, when the comparison
+        is)."""
         result: dict[str, list[str]] = {}
         updated: dict[str, list[uuid.UUID]] = defaultdict(list)
+        unnamed: list[Change] = []
         for entry in entries:
             result[entry.key] = []
-            if entry.change == "updated":
+            if entry.change != "updated":
+                continue
+            known = changes.named.get(entry.key)
+            if known is not None:
+                result[entry.key] = known
+            else:
                 updated[entry.entity_type].append(entry.entity_id)
+                unnamed.append(entry)
         base = changes.base
         if not updated or base is None:
             return result
@@ -262,6 +336,8 @@ class ChangesService:
             compare = {"product": self._product_fields, "node": self._node_fields, "hierarchy": self._hierarchy_fields}
             for entity_id, names in compare[entity_type](sides, ids).items():
                 result[f"{entity_type}:{entity_id}"] = sorted(names)
+        if changes.kept:
+            self._keep_fields(changes, result, unnamed)
         return result
 
     def _product_fields(self, sides: tuple[_Side, _Side], ids: list[uuid.UUID]) -> dict[uuid.UUID, set[str]]:
@@ -350,6 +426,11 @@ class ChangesService:
             names |= _other_differences(a, b, handled={"children", "nodes", "products"})
             result[hierarchy_id] = names
         return result
+
+
+def _named(rows: Iterable[tuple[str, uuid.UUID, str | None]]) -> dict[str, list[str]]:
+    """{change key: fields} of kept changes whose fields are kept."""
+    return {f"{kind}:{i}": orjson.loads(fields) for kind, i, fields in rows if fields is not None}
 
 
 @dataclass(frozen=True)

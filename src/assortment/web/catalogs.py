@@ -519,26 +519,22 @@ def compare_releases(request: Request, catalog_id: str, release_id: str, user: U
     def work() -> dict[str, Any]:
         with reading(request) as session:
             changes_service = ChangesService(session, user.principal)
-            changes = changes_service.compare(catalog_id, release_id, since, None)
-            groups = {kind: [c for c in changes.items if c.change == kind] for kind in KINDS}
-            shown_entries = [c for kind in KINDS for c in groups[kind][start : start + CHANGES_SHOWN]]
-            fields = changes_service.fields(changes, shown_entries)
-            names = changes_service.names(changes, shown_entries)
+            pages = changes_service.pages_by_kind(catalog_id, release_id, since, start, CHANGES_SHOWN)
+            changes = pages.changes
+            fields = changes_service.fields(changes, changes.items)
+            names = changes_service.names(changes, changes.items)
             ref = changes.ref
             kept = ReleaseService(session, user.principal).list_releases(catalog_id, Paging(RELEASES_SHOWN, 0))[1].items
             return {
                 "catalog": ref.catalog,
                 "release": ref.release,
                 "base": changes.base,
-                "counts": changes.counts,
+                "counts": pages.counts,
                 "groups": {
-                    kind: [
-                        ShownChange(c, names.get(c.key), fields.get(c.key, []))
-                        for c in groups[kind][start : start + CHANGES_SHOWN]
-                    ]
+                    kind: [ShownChange(c, names.get(c.key), fields.get(c.key, [])) for c in pages.groups[kind]]
                     for kind in KINDS
                 },
-                "more": any(len(groups[kind]) > start + CHANGES_SHOWN for kind in KINDS),
+                "more": pages.more,
                 "kept": kept,
             }
 

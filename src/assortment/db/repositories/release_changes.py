@@ -114,31 +114,70 @@ def entity_ids(session: Session, entity_type: str, release_pk: int, *, digested:
 
 # --- comparisons kept (two releases never change, so neither do their differences) ------------------------
 
-_STORED = DriverSQL("SELECT 1 FROM release_comparison WHERE release_pk = %s AND base_pk = %s")
+_COUNTS = DriverSQL("SELECT created, updated, deleted FROM release_comparison WHERE release_pk = %s AND base_pk = %s")
 _STORED_CHANGES = DriverSQL(
-    "SELECT entity_type, entity_id, change FROM release_change WHERE release_pk = %s AND base_pk = %s"
+    "SELECT entity_type, entity_id, change, fields FROM release_change WHERE release_pk = %s AND base_pk = %s"
 )
 _STORED_CHANGES_OF_TYPE = DriverSQL(
-    "SELECT entity_type, entity_id, change FROM release_change"
+    "SELECT entity_type, entity_id, change, fields FROM release_change"
     " WHERE release_pk = %s AND base_pk = %s AND entity_type = %s"
 )
+# A page of one kind of change, in the list's order (SPEC §10.1: hierarchy, node, product, then id). The
+# entity types sort by name in that order; ids sort as their text does (SQLite keeps them as hex text,
+# PostgreSQL compares uuids byte by byte): one range of the primary key, in its order.
+_STORED_PAGE = DriverSQL(
+    "SELECT entity_type, entity_id, fields FROM release_change WHERE release_pk = %s AND base_pk = %s"
+    " AND change = %s ORDER BY entity_type, entity_id LIMIT %s OFFSET %s"
+)
+
+StoredChange = tuple[str, uuid.UUID, str, str | None]  # entity type, id, change, fields (JSON) or None
+
+
+def stored_counts(session: Session, release_pk: int, base_pk: int) -> dict[str, int] | None:
+    """{created, updated, deleted} of a comparison kept earlier; None when the pair was never kept."""
+    row = _COUNTS.run(session, release_pk, base_pk).first()
+    return None if row is None else {"created": row[0], "updated": row[1], "deleted": row[2]}
 
 
 def stored_changes(
     session: Session, release_pk: int, base_pk: int, entity_types: Collection[str]
-) -> list[tuple[str, uuid.UUID, str]] | None:
-    """(entity type, id, change) of a comparison kept earlier, of those entity types (any order); None when
-    the pair was never compared and kept."""
-    if _STORED.run(session, release_pk, base_pk).first() is None:
+) -> list[StoredChange] | None:
+    """(entity type, id, change, fields) of a comparison kept earlier, of those entity types (any order);
+    None when the pair was never compared and kept."""
+    if stored_counts(session, release_pk, base_pk) is None:
         return None
     if len(entity_types) == 3:
         rows = _STORED_CHANGES.run(session, release_pk, base_pk)
-        return [(kind, _uuid(i), change) for kind, i, change in rows]
-    found: list[tuple[str, uuid.UUID, str]] = []
+        return [(kind, _uuid(i), change, fields) for kind, i, change, fields in rows]
+    found: list[StoredChange] = []
     for entity_type in entity_types:
         rows = _STORED_CHANGES_OF_TYPE.run(session, release_pk, base_pk, entity_type)
-        found += [(kind, _uuid(i), change) for kind, i, change in rows]
+        found += [(kind, _uuid(i), change, fields) for kind, i, change, fields in rows]
     return found
+
+
+def stored_page(
+    session: Session, release_pk: int, base_pk: int, change: str, limit: int, offset: int
+) -> list[tuple[str, uuid.UUID, str | None]]:
+    """(entity type, id, fields) of a page of one kind of change of a kept comparison, in the list's order."""
+    rows = _STORED_PAGE.run(session, release_pk, base_pk, change, limit, offset)
+    return [(kind, _uuid(i), fields) for kind, i, fields in rows]
+
+
+def store_fields(session: Session, release_pk: int, base_pk: int, named: list[tuple[str, uuid.UUID, str]]) -> None:
+    """Keep the fields (JSON) found for changes of a kept comparison, where none are kept yet."""
+    if not named:
+        return
+    connection = session.connection()
+    sql = (
+        "UPDATE release_change SET fields = %s WHERE release_pk = %s AND base_pk = %s AND entity_type = %s"
+        " AND entity_id = %s AND fields IS NULL"
+    )
+    if connection.dialect.name == "sqlite":
+        sql = sql.replace("%s", "?")
+        connection.exec_driver_sql(sql, [(f, release_pk, base_pk, kind, i.hex) for kind, i, f in named])
+        return
+    connection.exec_driver_sql(sql, [(f, release_pk, base_pk, kind, i) for kind, i, f in named])
 
 
 def store_changes(
