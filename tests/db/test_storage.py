@@ -58,12 +58,52 @@ def test_savepoints_roll_back_only_their_part(db: Database) -> None:
     assert "dropped" not in names
 
 
-def test_release_product_rows_stay_inline_on_postgresql(db: Database) -> None:
-    """PostgreSQL compresses the values of a row wider than 2 kB as it writes it: every release product row
-    of a publish, and again every row an incremental publish copies. The table keeps its rows inline and
-    uncompressed up to a page instead (migration f3b8d6a1c920)."""
+def test_release_product_rows_fit_three_to_a_page_on_postgresql(db: Database) -> None:
+    """A release product row of a priced product is ≈ 4 kB (document, price, price parts): uncompressed, each
+    took a page of its own, and every publish and copy wrote twice the heap and WAL. A row wider than 2,700
+    bytes has its widest values compressed with lz4 and kept in the row (migration 758c7a8751bb; f3b8d6a1c920
+    kept them uncompressed)."""
     if db.name != "postgresql":
-        pytest.skip("a PostgreSQL storage parameter")
+        pytest.skip("PostgreSQL storage parameters")
     with db.engine.connect() as conn:
+        lz4 = "lz4" in (
+            conn.execute(text("SELECT enumvals FROM pg_settings WHERE name = 'default_toast_compression'")).scalar()
+            or ()
+        )
         options = conn.execute(text("SELECT reloptions FROM pg_class WHERE relname = 'release_product'")).scalar()
-    assert options == ["toast_tuple_target=8160"]
+        columns: dict[str, str] = dict(
+            conn.execute(
+                text(
+                    "SELECT attname, attstorage::text || attcompression::text FROM pg_attribute"
+                    " WHERE attrelid = 'release_product'::regclass AND attname IN ('document', 'price', 'price_parts')"
+                )
+            ).all()
+        )
+        if not lz4:
+            assert options == ["toast_tuple_target=8160"]
+            return
+        assert options == ["toast_tuple_target=2700"]
+        assert columns == {"document": "ml", "price": "ml", "price_parts": "ml"}
+        # A wide row is stored compressed, in the row: nothing is written to the TOAST table.
+        toast_size = text(
+            "SELECT pg_relation_size(reltoastrelid) FROM pg_class WHERE relname = 'release_product'"
+        )
+        toast_before = conn.execute(toast_size).scalar()
+        wide = "x" * 1600  # two values: a row of ≈ 3.3 kB, compressed here and not under the 8,160 target
+        conn.execute(
+            text(
+                "INSERT INTO release_product (release_pk, product_id, position, name, updated_at, document,"
+                " price_parts) VALUES (-1, gen_random_uuid(), 0, 'wide', now(), convert_to(:d, 'UTF8'),"
+                " convert_to(:d, 'UTF8'))"
+            ),
+            {"d": wide},
+        )
+        stored = conn.execute(
+            text(
+                "SELECT pg_column_size(document), pg_column_size(price_parts) FROM release_product"
+                " WHERE release_pk = -1"
+            )
+        ).one()
+        assert stored[0] + stored[1] < 2700  # compressed (3,208 bytes as written)
+        assert conn.execute(toast_size).scalar() == toast_before
+        conn.rollback()

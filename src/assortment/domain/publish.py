@@ -302,6 +302,7 @@ def publish(
         curated_of[node.pk] = curated
         curated_rows += ((node.pk, linked_ids[c], position) for position, c in enumerate(curated))
     reuse.fill_curated(session, curated_rows)
+    reuse.fill_positions(session, [(pk, pid, rank[pk]) for pk, pid, *_ in released])
     reuse.insert_node_products(session, release.pk, hierarchy_pks)
     reuse.drop_scratch(session)
 

@@ -244,25 +244,31 @@ def prices_for(
 # the publishing transaction's connection and is dropped before the transaction ends.
 KEEP_TABLE = "publish_keep"
 CURATED_TABLE = "publish_curated"
+# Every product of the new release with its id and position: what the node → product rows are ordered by,
+# without reading them back from the release's wide product rows.
+POSITION_TABLE = "publish_position"
+SCRATCH_TABLES = (KEEP_TABLE, CURATED_TABLE, POSITION_TABLE)
 
 
 def create_scratch(session: Session) -> None:
     connection = session.connection()
     uuid_type = "uuid" if connection.dialect.name == "postgresql" else "CHAR(32)"
+    for table in SCRATCH_TABLES:
+        connection.exec_driver_sql(f"DROP TABLE IF EXISTS {table}")
     for statement in (
-        f"DROP TABLE IF EXISTS {KEEP_TABLE}",
-        f"DROP TABLE IF EXISTS {CURATED_TABLE}",
         f"CREATE TEMPORARY TABLE {KEEP_TABLE} (product_id {uuid_type} PRIMARY KEY, position INTEGER NOT NULL)",
         f"CREATE TEMPORARY TABLE {CURATED_TABLE} (node_pk INTEGER NOT NULL, product_pk INTEGER NOT NULL,"
         " rank INTEGER NOT NULL, PRIMARY KEY (node_pk, product_pk))",
+        f"CREATE TEMPORARY TABLE {POSITION_TABLE} (product_pk INTEGER PRIMARY KEY, product_id {uuid_type} NOT NULL,"
+        " position INTEGER NOT NULL)",
     ):
         connection.exec_driver_sql(statement)
 
 
 def drop_scratch(session: Session) -> None:
     connection = session.connection()
-    connection.exec_driver_sql(f"DROP TABLE IF EXISTS {KEEP_TABLE}")
-    connection.exec_driver_sql(f"DROP TABLE IF EXISTS {CURATED_TABLE}")
+    for table in SCRATCH_TABLES:
+        connection.exec_driver_sql(f"DROP TABLE IF EXISTS {table}")
 
 
 def fill_keep(session: Session, rows: Sequence[tuple[uuid.UUID, int]]) -> None:
@@ -285,6 +291,30 @@ def fill_keep(session: Session, rows: Sequence[tuple[uuid.UUID, int]]) -> None:
     connection.exec_driver_sql(
         f"INSERT INTO {KEEP_TABLE} (product_id, position) VALUES (?, ?)",
         [(pid.hex, position) for pid, position in rows],
+    )
+
+
+def fill_positions(session: Session, rows: Sequence[tuple[int, uuid.UUID, int]]) -> None:
+    """(product pk, product id, position) of every product of the new release."""
+    if not rows:
+        return
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        # As fill_keep: three array literals in one statement.
+        connection.exec_driver_sql(
+            f"INSERT INTO {POSITION_TABLE} (product_pk, product_id, position)"
+            " SELECT * FROM unnest(%s::int[], %s::uuid[], %s::int[])",
+            (
+                "{" + ",".join(str(pk) for pk, _, _ in rows) + "}",
+                "{" + ",".join(str(pid) for _, pid, _ in rows) + "}",
+                "{" + ",".join(str(position) for _, _, position in rows) + "}",
+            ),
+        )
+        connection.exec_driver_sql(f"ANALYZE {POSITION_TABLE}")
+        return
+    connection.exec_driver_sql(
+        f"INSERT INTO {POSITION_TABLE} (product_pk, product_id, position) VALUES (?, ?, ?)",
+        [(pk, pid.hex, position) for pk, pid, position in rows],
     )
 
 
@@ -342,21 +372,21 @@ def copy_kept(
 
 
 def insert_node_products(session: Session, release_pk: int, hierarchy_pks: Collection[int]) -> None:
-    """Every node's products in display order (SPEC §4.3), from the links and the positions of the new
-    release's products: the curated table's products first, in their rank, then by product position."""
+    """Every node's products in display order (SPEC §4.3), from the links and the position table (the new
+    release's products): the curated table's products first, in their rank, then by product position."""
     if not hierarchy_pks:
         return
     hierarchies = _hierarchy_list(hierarchy_pks)
     DriverSQL(
         "INSERT INTO release_node_product (release_pk, node_id, position, product_id, curated)"
         " SELECT %s, n.id,"
-        " row_number() OVER (PARTITION BY np.node_pk ORDER BY c.rank IS NULL, c.rank, rp.position) - 1,"
-        " rp.product_id, c.rank IS NOT NULL"
-        " FROM node_product np JOIN node n ON n.pk = np.node_pk JOIN product p ON p.pk = np.product_pk"
-        " JOIN release_product rp ON rp.release_pk = %s AND rp.product_id = p.id"
+        " row_number() OVER (PARTITION BY np.node_pk ORDER BY c.rank IS NULL, c.rank, pp.position) - 1,"
+        " pp.product_id, c.rank IS NOT NULL"
+        f" FROM node_product np JOIN node n ON n.pk = np.node_pk JOIN {POSITION_TABLE} pp"
+        " ON pp.product_pk = np.product_pk"
         f" LEFT JOIN {CURATED_TABLE} c ON c.node_pk = np.node_pk AND c.product_pk = np.product_pk"
         f" WHERE n.hierarchy_pk IN ({hierarchies})"
-    ).run(session, release_pk, release_pk)
+    ).run(session, release_pk)
 
 
 # --- writing a release's product rows -------------------------------------------------------------------
