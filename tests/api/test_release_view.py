@@ -10,7 +10,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from sqlalchemy import select, update
 
+from assortment.db.models import ReleaseHierarchy, ReleaseProduct
+from assortment.db.repositories.releases import pack_positions, unpack_positions
 from tests.catalogs import (
     curate,
     ids,
@@ -418,6 +421,64 @@ def test_hierarchy_products_are_the_distinct_products_of_its_nodes(api: Caller, 
     paged = view(api, f"{shop.base}/hierarchies/{shop.shop}/products", **{"page[limit]": "4", "page[offset]": "4"})
     assert ids(paged) == [p["p3"], p["p1"]]
     assert paged["meta"]["page"] == {"limit": 4, "offset": 4, "current": 2, "total": 2}
+
+
+def test_hierarchy_products_are_kept_at_publish_and_read_as_found_from_the_links(
+    db: Database, uncached: Caller, shop: Shop
+) -> None:
+    """Publish keeps every hierarchy's distinct products, as their positions in the release's product order:
+    unfiltered pages by offset read a slice of those. A release published before they were kept (NULL) finds
+    them from the node links, with the same answers; so do filtered and cursor pages."""
+    p = shop.products
+    with db.sessions() as session:
+        kept = {
+            str(hierarchy): unpack_positions(positions or b"")
+            for hierarchy, positions in session.execute(
+                select(ReleaseHierarchy.hierarchy_id, ReleaseHierarchy.product_positions)
+            )
+        }
+        position_of = {
+            str(product): position
+            for product, position in session.execute(select(ReleaseProduct.product_id, ReleaseProduct.position))
+        }
+    in_order = [p["p2"], p["p6"], p["p5"], p["p4"], p["p3"], p["p1"]]
+    assert kept == {
+        shop.shop: [position_of[i] for i in in_order],
+        shop.extra: [position_of[p["p7"]], position_of[p["p6"]]],
+    }
+    queries: list[tuple[str, dict[str, str]]] = []
+    for hierarchy in (shop.shop, shop.extra):
+        url = f"{shop.base}/hierarchies/{hierarchy}/products"
+        queries += [
+            (url, {}),
+            (url, ALL),
+            (url, {"page[limit]": "4", "page[offset]": "4"}),
+            (url, {"page[limit]": "2", "page[offset]": "6"}),  # past the end
+            (url, {"page[limit]": "2", "page[after]": ""}),
+            (url, {"filter": "eq(tags,red)"}),
+            (f"{shop.base}/hierarchies/{hierarchy}/relationships/products", {"page[limit]": "3"}),
+        ]
+
+    def answers() -> list[tuple[int, Any]]:
+        return [(r.status_code, r.json()) for r in (uncached.get(url, params=params) for url, params in queries)]
+
+    from_kept = answers()
+    assert [ids(body) for _, body in from_kept[:2]] == [in_order, in_order]
+    assert from_kept[3][1]["data"] == [] and from_kept[3][1]["meta"]["results"]["total"] == 6
+    # The pages read what was kept (one product left out here, to tell it from products found from the links).
+    without_five = pack_positions([position_of[i] for i in in_order if i != p["p5"]])
+    with db.sessions.begin() as session:
+        session.execute(
+            update(ReleaseHierarchy)
+            .where(ReleaseHierarchy.hierarchy_id == uuid.UUID(shop.shop))
+            .values(product_positions=without_five)
+        )
+    changed = uncached.get(queries[1][0], params=ALL).json()
+    assert ids(changed) == [i for i in in_order if i != p["p5"]] and changed["meta"]["results"]["total"] == 5
+    # A release published before: nothing kept.
+    with db.sessions.begin() as session:
+        session.execute(update(ReleaseHierarchy).values(product_positions=None))
+    assert answers() == from_kept
 
 
 def test_product_bread_crumbs_span_the_catalogs_hierarchies(api: Caller, shop: Shop) -> None:

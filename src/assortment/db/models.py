@@ -428,6 +428,12 @@ class ReleaseHierarchy(Base):
     name: Mapped[str] = mapped_column(Text)
     slug: Mapped[str | None] = mapped_column(String(255))
     document: Mapped[bytes] = mapped_column(LargeBinary)
+    # The distinct products of its nodes, in the release's product order, as their `ReleaseProduct.position`s
+    # (little-endian 32-bit integers, 4 bytes each): a page of every product of the hierarchy is a slice of it
+    # and a lookup of those positions, not a pass over all the hierarchy's node links; its length / 4 is their
+    # number. Written by publish; NULL in releases published before, whose hierarchy products are found from
+    # the links. PostgreSQL stores it uncompressed (STORAGE EXTERNAL), so a slice reads only its own chunks.
+    product_positions: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
 
 
 class ReleaseNode(Base):

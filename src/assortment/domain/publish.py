@@ -30,6 +30,7 @@ from assortment.db.models import (
 from assortment.db.repositories import release_changes as changes_repo
 from assortment.db.repositories import release_reuse as reuse
 from assortment.db.repositories import releases as repo
+from assortment.db.repositories.releases import pack_positions
 from assortment.db.types import utcnow
 from assortment.domain import events
 from assortment.domain import release_digests as digests
@@ -317,9 +318,11 @@ def publish(
         digest_rows.append(("node", node.id, digests.node_digest(neutral, row["document"], children, products)))
     repo.insert_rows(session, ReleaseNode, node_documents)
     hierarchy_rows = _hierarchy_rows(release.pk, tree, base, stamp)
+    positions_of = _hierarchy_product_positions(tree, products_of_node, rank)
     for row, hierarchy in zip(hierarchy_rows, tree.hierarchies, strict=True):
         top_level = digests.ids_part(n.id for n in tree.children.get(hierarchy.pk, {}).get(0, ()))
         digest_rows.append(("hierarchy", hierarchy.id, digests.hierarchy_digest(neutral, row["document"], top_level)))
+        row["product_positions"] = positions_of[hierarchy.pk]
     repo.insert_rows(session, ReleaseHierarchy, hierarchy_rows)
     changes_repo.insert_digests(session, release.pk, digest_rows)
     report("nodes", len(tree.nodes), len(tree.nodes))
@@ -686,6 +689,17 @@ def _hierarchy_rows(release_pk: int, tree: TreeFacts, base: str, published_at: s
             }
         )
     return rows
+
+
+def _hierarchy_product_positions(
+    tree: TreeFacts, products_of_node: dict[int, list[int]], rank: dict[int, int]
+) -> dict[int, bytes]:
+    """{hierarchy pk: the positions of its nodes' distinct products in the release's product order, ascending,
+    packed as `release_hierarchy.product_positions` keeps them}."""
+    found: dict[int, set[int]] = {hierarchy.pk: set() for hierarchy in tree.hierarchies}
+    for node in tree.nodes:
+        found[node.hierarchy_pk].update(map(rank.__getitem__, products_of_node.get(node.pk, ())))
+    return {pk: pack_positions(sorted(positions)) for pk, positions in found.items()}
 
 
 def _crumb(node_id: uuid.UUID, name: str, slug: str | None) -> dict[str, Any]:

@@ -317,9 +317,19 @@ class ReleaseService:
     def hierarchy_products(
         self, ref: ReleaseRef, hierarchy_id: str, terms: tuple[Term, ...] | None, paging: Paging
     ) -> Page[bytes]:
+        """The distinct products of the hierarchy's nodes, in the release's product order: unfiltered and by
+        offset, a slice of those publish kept; else (or for a release published before it kept them) found
+        from the node links."""
         self.hierarchy(ref, hierarchy_id)
+        parsed = uuid.UUID(hierarchy_id)
+        if not terms and not paging.by_cursor:
+            kept = repo.hierarchy_product_positions(self.session, ref.release.pk, parsed, paging.limit, paging.offset)
+            if kept is not None:
+                total, positions = kept
+                rows = repo.products_at(self.session, ref.release.pk, positions)
+                return self._rendered(ref, Page(rows, total, paging))
         where = _where(terms, repo.RELEASE_PRODUCT_FILTERS)
-        query = repo.hierarchy_products_query(ref.release.pk, uuid.UUID(hierarchy_id), where)
+        query = repo.hierarchy_products_query(ref.release.pk, parsed, where)
         return self._products(ref, query, paging)
 
     def related_products(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sys
 import uuid
+from array import array
 from collections.abc import Collection, Iterator, Sequence
 from datetime import datetime
 from typing import Any
@@ -458,7 +460,59 @@ def node_products_query(release_pk: int, node_id: uuid.UUID, where: ColumnElemen
     return query.order_by(ReleaseNodeProduct.position)
 
 
+# A hierarchy's products kept at publish (models.py ReleaseHierarchy.product_positions): how many, and the
+# slice of their positions a page shows (substr counts bytes from 1, in SQLite and PostgreSQL alike).
+_HIERARCHY_POSITIONS = DriverSQL(
+    "SELECT length(product_positions), substr(product_positions, %s, %s) FROM release_hierarchy"
+    " WHERE release_pk = %s AND hierarchy_id = %s"
+)
+POSITION_BYTES = 4
+
+
+def pack_positions(positions: Sequence[int]) -> bytes:
+    """Product positions as `release_hierarchy.product_positions` keeps them: 4-byte little-endian each."""
+    packed = array("i", positions)
+    if sys.byteorder == "big":
+        packed.byteswap()
+    return packed.tobytes()
+
+
+def unpack_positions(packed: bytes) -> list[int]:
+    positions = array("i")
+    positions.frombytes(packed)
+    if sys.byteorder == "big":
+        positions.byteswap()
+    return positions.tolist()
+
+
+def hierarchy_product_positions(
+    session: Session, release_pk: int, hierarchy_id: uuid.UUID, limit: int, offset: int
+) -> tuple[int, list[int]] | None:
+    """(how many distinct products the hierarchy's nodes hold, the positions of those from `offset` to
+    `offset + limit`); None when the release was published before publish kept them."""
+    start, length = offset * POSITION_BYTES + 1, limit * POSITION_BYTES
+    row = _HIERARCHY_POSITIONS.run(session, start, length, release_pk, hierarchy_id).first()
+    if row is None or row[0] is None:
+        return None
+    return row[0] // POSITION_BYTES, unpack_positions(bytes(row[1] or b""))
+
+
+def products_at(session: Session, release_pk: int, positions: Sequence[int]) -> list[tuple[Any, ...]]:
+    """The rows (document, price, curated: never, price parts) of the release's products at those positions,
+    in their order."""
+    if not positions:
+        return []
+    marks = ", ".join(["%s"] * len(positions))
+    rows = DriverSQL(
+        "SELECT document, price, 0, price_parts FROM release_product WHERE release_pk = %s"
+        f" AND position IN ({marks}) ORDER BY position"
+    ).run(session, release_pk, *positions)
+    return [tuple(r) for r in rows]
+
+
 def hierarchy_products_query(release_pk: int, hierarchy_id: uuid.UUID, where: ColumnElement[bool] | None) -> AnySelect:
+    """The hierarchy's products in the release's product order, found from the node links of its nodes (a
+    filtered or cursor page, or a release published before publish kept them)."""
     in_hierarchy = (
         select(ReleaseNodeProduct.product_id)
         .join(
