@@ -647,10 +647,18 @@ def test_release_deltas(api: Caller) -> None:
     third = publish(api, catalog["id"])
     assert delta_of(api, catalog["id"], third) == {}
     assert len(delta_of(api, catalog["id"], first)) == 4
+    # A product rendered again (linked to another node: its bread crumbs changed) without a new version of
+    # its own is not in the delta; one gone and one back, the count of products unchanged, are.
+    other = make_node(api, h, "Other")["id"]
+    link(api, h, other, unchanged)
+    set_product(api, changed, status="draft")
+    set_product(api, drafted, status="live")
+    fourth = publish(api, catalog["id"])
+    assert set(delta_of(api, catalog["id"], fourth)) == {("delete", changed), ("createupdate", drafted)}
     # A full delta lists every product.
     full = publish(api, catalog["id"], {"data": {"export_full_delta": True}})
     assert full["meta"]["is_full_delta"] is True and full["meta"]["is_full_publish"] is False
-    assert set(delta_of(api, catalog["id"], full)) == {("createupdate", p) for p in (changed, unchanged, added)}
+    assert set(delta_of(api, catalog["id"], full)) == {("createupdate", p) for p in (unchanged, added, drafted)}
 
 
 def test_delta_of_an_unknown_release_is_404(api: Caller) -> None:

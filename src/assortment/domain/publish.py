@@ -181,12 +181,12 @@ def publish(
     # Live products linked to those nodes, and the links themselves.
     links = reuse.live_links(session, hierarchy_pks)
     products_of_node: dict[int, list[int]] = defaultdict(list)
-    nodes_of_product: dict[int, list[tuple[Any, int]]] = defaultdict(list)
+    nodes_of_product: dict[int, list[int]] = defaultdict(list)  # in bread-crumb order
     in_tree = tree.node_ids  # a node created since the tree was read is not part of it
-    for node_pk, product_pk, linked_at in links:
+    for node_pk, product_pk in links:
         if node_pk in in_tree:
             products_of_node[node_pk].append(product_pk)
-            nodes_of_product[product_pk].append((linked_at, node_pk))
+            nodes_of_product[product_pk].append(node_pk)
     del links
     # Product lists: most recently updated first, then id (the order the query gives).
     released = [row for row in reuse.released_products(session, hierarchy_pks) if row[0] in nodes_of_product]
@@ -201,21 +201,15 @@ def publish(
     inputs = _inputs(released, nodes_of_product, tree, slugs, related_of, winners)
     del winners
 
-    # The products whose inputs are those the base release rendered its row from keep that row (SPEC §10.3).
-    base_rows = reuse.base_inputs(session, previous.pk) if previous is not None else {}
-    reusable = previous is not None and _reusable(session, previous, release)
-    kept: list[tuple[uuid.UUID, int]] = []
-    fresh: list[int] = []
-    for pk, pid, *_ in released:
-        before = base_rows.get(pid) if reusable else None
-        if before is not None and before[1] == inputs[pk]:
-            kept.append((pid, rank[pk]))
-        else:
-            fresh.append(pk)
+    # The products whose inputs are those the base release rendered its row from keep that row (SPEC §10.3):
+    # found in SQL, from a table of every product of the release with its place and inputs.
     reuse.create_scratch(session)
+    reuse.fill_positions(session, [(pk, pid, rank[pk], inputs[pk]) for pk, pid, *_ in released])
+    kept = 0
+    if previous is not None and _reusable(session, previous, release):
+        kept = reuse.keep_unchanged(session, previous.pk)
     if kept:
         assert previous is not None and previous.published_at is not None
-        reuse.fill_keep(session, kept)
         reuse.copy_kept(
             session,
             previous.pk,
@@ -223,14 +217,16 @@ def publish(
             (_published_member(timestamp(previous.published_at)), _published_member(stamp)),
             (_link_prefix(release_base(catalog.id, previous.id)), _link_prefix(base)),
         )
-    report("products", len(kept), len(released))
+        fresh = reuse.fresh_products(session)
+    else:
+        fresh = [pk for pk, *_ in released]  # in rank order
+    report("products", kept, len(released))
     neutral = digests.Neutral.of(base, stamp)
     digest_rows: list[tuple[str, uuid.UUID, bytes]] = []  # what the release serves of each node and hierarchy
 
     # The other product documents, rendered once, with their price's additions for every display currency.
     formats = snapshot_formats(release.currencies)
-    fresh.sort(key=rank.__getitem__)
-    done = len(kept)
+    done = kept
     release_pk = release.pk
     catalog_text = str(catalog.id)
     for batch in reuse.products_in_chunks(session, fresh, CHUNK):
@@ -303,9 +299,7 @@ def publish(
         curated_of[node.pk] = curated
         curated_rows += ((node.pk, linked_ids[c], position) for position, c in enumerate(curated))
     reuse.fill_curated(session, curated_rows)
-    reuse.fill_positions(session, [(pk, pid, rank[pk]) for pk, pid, *_ in released])
     reuse.insert_node_products(session, release.pk, hierarchy_pks)
-    reuse.drop_scratch(session)
 
     # Node and hierarchy documents (a few thousand: always rendered).
     node_documents = _node_rows(release.pk, tree, base, stamp, products_of_node, curated_of)
@@ -329,8 +323,11 @@ def publish(
 
     release.total_products = len(product_id_of)
     release.total_nodes = len(tree.nodes)
-    versions = {pid: at for _, pid, _, at, _ in released}
-    release.delta = _delta(versions, {} if export_full_delta else base_rows)
+    if previous is None or export_full_delta:
+        release.delta = _delta([(pid, at) for _, pid, _, at, _ in released], [])
+    else:
+        release.delta = _delta(*reuse.changed_since(session, previous.pk, previous.total_products or 0, kept))
+    reuse.drop_scratch(session)
     release.updated_at = utcnow()
     session.flush()
 
@@ -451,7 +448,7 @@ def _winning_versions(
 
 def _inputs(
     released: list[tuple[int, uuid.UUID, str | None, Any, str]],
-    nodes_of_product: dict[int, list[tuple[Any, int]]],
+    nodes_of_product: dict[int, list[int]],
     tree: TreeFacts,
     slugs: dict[int, list[str]],
     related: dict[int, list[tuple[str, int, uuid.UUID]]],
@@ -472,7 +469,7 @@ def _inputs(
                 RENDERING,
                 version,
                 sku or "",
-                "|".join(node_token[node_pk] for _, node_pk in nodes_of_product[pk]),  # in bread-crumb order
+                "|".join(node_token[node_pk] for node_pk in nodes_of_product[pk]),  # in bread-crumb order
                 ",".join(slugs.get(pk, ())),
                 "|".join(f"{slug},{target}" for slug, _, target in related.get(pk, ())),
                 "" if winner is None else f"{winner[0]},{winner[1]},{winner[2]}",
@@ -505,13 +502,13 @@ def _link_prefix(base: str) -> str:
     return f'":"{base}/'
 
 
-def _bread_crumbs(links: list[tuple[Any, int]], tree: TreeFacts) -> tuple[list[str], dict[str, list[str]]]:
-    """bread_crumb_nodes: linked nodes, most recently linked first, then by node id (`links` come so, from
-    live_links); bread_crumbs: for each, the ids from the hierarchy down to its parent (at most 10, those
-    nearest the root; computed once per node)."""
+def _bread_crumbs(links: list[int], tree: TreeFacts) -> tuple[list[str], dict[str, list[str]]]:
+    """bread_crumb_nodes: linked nodes, most recently linked first, then by node id (`links`, node pks, come
+    so, from live_links); bread_crumbs: for each, the ids from the hierarchy down to its parent (at most 10,
+    those nearest the root; computed once per node)."""
     node_ids = tree.node_ids
-    crumb_nodes = [node_ids[node_pk] for _, node_pk in links]
-    crumbs = {node_ids[node_pk]: list(tree.crumbs[node_pk]) for _, node_pk in links}
+    crumb_nodes = [node_ids[node_pk] for node_pk in links]
+    crumbs = {node_ids[node_pk]: list(tree.crumbs[node_pk]) for node_pk in links}
     return crumb_nodes, crumbs
 
 
@@ -709,17 +706,14 @@ def _crumb(node_id: uuid.UUID, name: str, slug: str | None) -> dict[str, Any]:
     return crumb
 
 
-def _delta(current: dict[uuid.UUID, Any], before: dict[uuid.UUID, tuple[Any, bytes | None]]) -> bytes:
-    """Products created or updated, and products gone, since the base release (`before`); the updated_at
-    on both sides as the driver returns them (so comparable); `before` empty for a full delta."""
-    entries: list[dict[str, Any]] = []
-    for pid, at in current.items():
-        seen = before.get(pid)
-        if seen is None or seen[0] != at:
-            entries.append(
-                {"delta_type": "createupdate", "id": str(pid), "type": "product", "updated_at": timestamp(_instant(at))}
-            )
-    entries += [{"delta_type": "delete", "id": str(pid), "type": "product"} for pid in before if pid not in current]
+def _delta(updated: list[tuple[uuid.UUID, Any]], gone: list[uuid.UUID]) -> bytes:
+    """The release's delta: the products created or updated since the base release (all of them for a full
+    delta), with their updated_at as the driver returns it, then the products gone since."""
+    entries: list[dict[str, Any]] = [
+        {"delta_type": "createupdate", "id": str(pid), "type": "product", "updated_at": timestamp(_instant(at))}
+        for pid, at in updated
+    ]
+    entries += [{"delta_type": "delete", "id": str(pid), "type": "product"} for pid in gone]
     return orjson.dumps(entries)
 
 
