@@ -11,6 +11,7 @@ import hashlib
 import uuid
 from collections import defaultdict
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -299,24 +300,36 @@ def publish(
         curated_of[node.pk] = curated
         curated_rows += ((node.pk, linked_ids[c], position) for position, c in enumerate(curated))
     reuse.fill_curated(session, curated_rows)
-    reuse.insert_node_products(session, release.pk, hierarchy_pks)
-
-    # Node and hierarchy documents (a few thousand: always rendered).
-    node_documents = _node_rows(release.pk, tree, base, stamp, products_of_node, curated_of)
-    id_text = {pk: str(pid) for pk, pid in product_id_of.items()}  # once each, not once per link
-    node_of = {n.id: n for n in tree.nodes}
-    for row in node_documents:
-        node = node_of[row["node_id"]]
-        children = digests.ids_part(n.id for n in tree.children[node.hierarchy_pk].get(node.pk, ()))
-        products = digests.set_part(id_text[pk] for pk in products_of_node.get(node.pk, ()))
-        digest_rows.append(("node", node.id, digests.node_digest(neutral, row["document"], children, products)))
+    # PostgreSQL orders every node's products while the node documents are rendered here: the statement runs
+    # on the session's connection in a thread of its own, and nothing else uses the session until it is done.
+    ordering = (
+        _in_thread(reuse.insert_node_products, session, release_pk, hierarchy_pks)
+        if session.connection().dialect.name == "postgresql"
+        else None
+    )
+    if ordering is None:
+        reuse.insert_node_products(session, release_pk, hierarchy_pks)
+    try:
+        # Node and hierarchy documents (a few thousand: always rendered).
+        node_documents = _node_rows(release_pk, tree, base, stamp, products_of_node, curated_of)
+        id_text = {pk: str(pid) for pk, pid in product_id_of.items()}  # once each, not once per link
+        node_of = {n.id: n for n in tree.nodes}
+        for row in node_documents:
+            node = node_of[row["node_id"]]
+            children = digests.ids_part(n.id for n in tree.children[node.hierarchy_pk].get(node.pk, ()))
+            products = digests.set_part(id_text[pk] for pk in products_of_node.get(node.pk, ()))
+            digest_rows.append(("node", node.id, digests.node_digest(neutral, row["document"], children, products)))
+        hierarchy_rows = _hierarchy_rows(release_pk, tree, base, stamp)
+        positions_of = _hierarchy_product_positions(tree, products_of_node, rank)
+        for row, hierarchy in zip(hierarchy_rows, tree.hierarchies, strict=True):
+            top_level = digests.ids_part(n.id for n in tree.children.get(hierarchy.pk, {}).get(0, ()))
+            digest = digests.hierarchy_digest(neutral, row["document"], top_level)
+            digest_rows.append(("hierarchy", hierarchy.id, digest))
+            row["product_positions"] = positions_of[hierarchy.pk]
+    finally:
+        if ordering is not None:
+            ordering.result()
     repo.insert_rows(session, ReleaseNode, node_documents)
-    hierarchy_rows = _hierarchy_rows(release.pk, tree, base, stamp)
-    positions_of = _hierarchy_product_positions(tree, products_of_node, rank)
-    for row, hierarchy in zip(hierarchy_rows, tree.hierarchies, strict=True):
-        top_level = digests.ids_part(n.id for n in tree.children.get(hierarchy.pk, {}).get(0, ()))
-        digest_rows.append(("hierarchy", hierarchy.id, digests.hierarchy_digest(neutral, row["document"], top_level)))
-        row["product_positions"] = positions_of[hierarchy.pk]
     repo.insert_rows(session, ReleaseHierarchy, hierarchy_rows)
     changes_repo.insert_digests(session, release.pk, digest_rows)
     report("nodes", len(tree.nodes), len(tree.nodes))
@@ -346,6 +359,16 @@ def publish(
     for release_id in gone:  # what retention deleted is deleted too (SPEC §11.2)
         events.record(session, principal, "catalog-release.deleted", None, release_id, catalog.scope_id)
     return release
+
+
+def _in_thread(work: Callable[..., None], *args: Any) -> Future[None]:
+    """`work(*args)` started in a thread of its own; its future's result() waits for it and raises what it
+    raised. The caller must not use the session in the meantime."""
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="publish")
+    try:
+        return pool.submit(work, *args)
+    finally:
+        pool.shutdown(wait=False)
 
 
 def _hierarchies_in_order(session: Session, principal: Principal, catalog: Catalog) -> list[Hierarchy]:
