@@ -204,8 +204,25 @@ def test_a_store_user_may_read_but_not_change_organization_products(
     )
     assert refused.status_code == 403
     assert "entity owned by organization" in refused.text
+    not_deleted = browser_client.post(f"/admin/products/{shared}/delete", data={"csrf_token": token})
+    assert not_deleted.status_code == 403
+    assert "<h1>Not deleted</h1>" in not_deleted.text and "entity owned by organization" in not_deleted.text
     with db.sessions() as session:
         assert session.scalar(select(Product.name).where(Product.id == uuid.UUID(shared))) == "Org wide"
+    unknown = uuid.uuid4()
+    gone = browser_client.post(f"/admin/products/{unknown}/delete", data={"csrf_token": token})
+    assert gone.status_code == 404 and "<h1>Not found</h1>" in gone.text
+
+
+def test_redelivering_an_unknown_job_shows_the_not_found_page(browser_client: TestClient, people: People) -> None:
+    sign_in(browser_client, people.create("admin"))
+    token = csrf_of(browser_client)
+    for integration, job in ((uuid.uuid4(), uuid.uuid4()), ("not-an-id", "nor-this")):
+        answer = browser_client.post(
+            f"/admin/webhooks/{integration}/jobs/{job}/redeliver", data={"csrf_token": token}, follow_redirects=False
+        )
+        assert answer.status_code == 404, answer.text
+        assert "<h1>Not found</h1>" in answer.text
 
 
 def test_the_lock_out_window(db: Database) -> None:

@@ -22,15 +22,12 @@ from assortment.web.core import (
     FormDep,
     UserDep,
     WebRoute,
-    attempt,
     form_text,
     page_number,
     reading,
-    redirect,
     render,
     submit,
     url_with,
-    writing,
 )
 
 router = APIRouter(prefix="/admin/products", include_in_schema=False, route_class=WebRoute)
@@ -193,12 +190,14 @@ def update_product(request: Request, product_id: str, user: EditorDep, form: For
 
 @router.post("/{product_id}/delete")
 def delete_product(request: Request, product_id: str, user: EditorDep) -> Response:
-    def work() -> bool:
-        with writing(request) as session:
-            ProductService(session, user.principal).delete(product_id)
-        return True
-
-    done, errors, status = attempt(work)
-    if not done:
-        return render(request, "error.html", user=user, status_code=status, title="Not deleted", message=errors[0])
-    return redirect("/admin/products", request)
+    """As `DELETE /pcm/products/{id}`: refused (a product of the organization, from a store), the API's words
+    on an error page; gone already, the not-found page."""
+    return submit(
+        request,
+        user,
+        lambda session: ProductService(session, user.principal).delete(product_id),
+        "/admin/products",
+        lambda errors, status: render(
+            request, "error.html", user=user, status_code=status, title="Not deleted", message=errors[0]
+        ),
+    )

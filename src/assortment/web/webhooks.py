@@ -25,15 +25,12 @@ from assortment.web.core import (
     UserDep,
     WebForbidden,
     WebRoute,
-    attempt,
     check_csrf,
     context_of,
     form_text,
     reading,
-    redirect,
     render,
     submit,
-    writing,
 )
 
 router = APIRouter(prefix="/admin/webhooks", include_in_schema=False, route_class=WebRoute)
@@ -232,12 +229,14 @@ def update_webhook(request: Request, integration_id: str, user: AdminWriter, for
 
 @router.post("/{integration_id}/jobs/{job_id}/redeliver")
 def redeliver(request: Request, integration_id: str, job_id: str, user: AdminWriter) -> Response:
-    def work() -> bool:
-        with writing(request) as session:
-            _service(request, session, user).redeliver(integration_id, job_id)
-        return True
-
-    done, errors, status = attempt(work)
-    if not done:
-        return render(request, "error.html", user=user, status_code=status, title="Not sent", message=errors[0])
-    return redirect(f"/admin/webhooks/{integration_id}?done=redelivered", request)
+    """As the API's `…/jobs/{job_id}/redeliver`: an unknown integration or job, the not-found
+    page; refused, the API's words on an error page."""
+    return submit(
+        request,
+        user,
+        lambda session: _service(request, session, user).redeliver(integration_id, job_id),
+        f"/admin/webhooks/{integration_id}?done=redelivered",
+        lambda errors, status: render(
+            request, "error.html", user=user, status_code=status, title="Not sent", message=errors[0]
+        ),
+    )
