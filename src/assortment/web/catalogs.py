@@ -460,7 +460,7 @@ def browse_release(request: Request, catalog_id: str, release_id: str, user: Use
             products, total = _documents(found.items), found.total
         elif chosen and parse_id(chosen):
             nodes = _documents(service.nodes(ref, None, Paging(BROWSE_NODES, 0), top_level_of=chosen).items)
-            if every_product:  # on demand: a hierarchy's distinct products cost a pass over all its links
+            if every_product:  # a slice of the positions publish kept (a pass over the links before they were)
                 found = service.hierarchy_products(ref, chosen, None, paging)
                 products, total = _documents(found.items), found.total
         pricing = service.pricing(ref)
