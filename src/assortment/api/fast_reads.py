@@ -95,14 +95,16 @@ class FastReads:
             return
         path: str = scope["path"]
         match = next((m for m in (pattern.match(path) for pattern in PATTERNS) if m is not None), None)
-        answer = None if match is None else self._answer(scope, match)
+        answer = None if match is None else await self._answer(scope, match)
         if answer is None:
             await self._learn(scope, receive, send, match)
             return
         self.answered += 1
         await send_document(send, *answer)
 
-    def _answer(self, scope: Scope, match: re.Match[str]) -> tuple[bytes, bytes | None, bytes | None] | None:
+    async def _answer(
+        self, scope: Scope, match: re.Match[str]
+    ) -> tuple[bytes, bytes | None, bytes | None] | None:
         """(body, If-None-Match, X-Request-Id sent) when this path can answer; None: the framework answers."""
         headers: dict[bytes, bytes] = {}
         for name, value in scope["headers"]:
@@ -131,9 +133,9 @@ class FastReads:
         renderer = RowRenderer(display_currency(release, currency or None), now)
         try:
             if paging is not None:
-                body = self._node_products(scope, release, entity, paging, renderer, rebase)
+                body = await self._node_products(scope, release, entity, paging, renderer, rebase)
             else:
-                body = self._product(release, entity, renderer, rebase)
+                body = await self._product(release, entity, renderer, rebase)
         except Exception:  # a database that went away: the framework reports it the usual way
             return None
         if body is None:
@@ -170,7 +172,7 @@ class FastReads:
         )
         scopes = principal.visible_scopes
         pair = (scopes[0], scopes[-1])
-        found = self.versions.fetch(storefront.SHOPPER_CATALOGS, *pair, *pair)
+        found = self.versions.rows_now(storefront.SHOPPER_CATALOGS, *pair, *pair)
         rules = [
             CatalogRule(
                 pk=row[2],
@@ -196,7 +198,7 @@ class FastReads:
         rebase = (release_base(catalog_id, entry.release.id).encode(), b"/catalog")
         return entry.release, version, rebase
 
-    def _node_products(
+    async def _node_products(
         self,
         scope: Scope,
         release: Any,
@@ -205,13 +207,13 @@ class FastReads:
         renderer: RowRenderer,
         rebase: tuple[bytes, bytes] | None,
     ) -> bytes | None:
-        rows = self.versions.fetch(
+        rows = await self.versions.fetch_awaited(
             repo.FAST_NODE_PRODUCTS_COUNTED, release.pk, node_id, release.pk, node_id, paging.limit, paging.offset
         )
         if rows:
             total = int(rows[0][4])
         else:
-            found = self.versions.fetch(repo.FAST_NODE_PRODUCT_COUNT, release.pk, node_id)
+            found = await self.versions.fetch_awaited(repo.FAST_NODE_PRODUCT_COUNT, release.pk, node_id)
             if not found:
                 return None
             total = int(found[0][0])
@@ -220,10 +222,10 @@ class FastReads:
         items = renderer.rows([(row[0], row[1], bool(row[2]), row[3]) for row in rows])
         return document_page(Request({**scope, "app": self.owner}), Page(items, total, paging), rebase=rebase)
 
-    def _product(
+    async def _product(
         self, release: Any, product_id: uuid.UUID, renderer: RowRenderer, rebase: tuple[bytes, bytes] | None
     ) -> bytes | None:
-        rows = self.versions.fetch(repo.FAST_PRODUCT_ROW, release.pk, product_id)
+        rows = await self.versions.fetch_awaited(repo.FAST_PRODUCT_ROW, release.pk, product_id)
         if not rows:
             return None
         return single_document(renderer.row(rows[0][0], rows[0][1], False, rows[0][2]), rebase=rebase)

@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from assortment.db.pg_reads import PgReads
 from assortment.db.repositories.common import DriverSQL
 
 
@@ -27,6 +28,8 @@ class ReleaseVersions:
         self.sqlite = engine.dialect.name == "sqlite"
         self._connection: Any = None
         self._lock = threading.Lock()
+        # PostgreSQL: the fast path's page reads, awaited (the loop renders other pages meanwhile)
+        self.awaited = None if self.sqlite else PgReads(engine)
 
     def read(self, catalog_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, int]:
         """{catalog id: release_version} of those of the catalogs that exist. Raises what the driver
@@ -75,6 +78,13 @@ class ReleaseVersions:
                 self.close()
                 raise
 
+    async def fetch_awaited(self, statement: DriverSQL, *params: Any) -> list[tuple[Any, ...]]:
+        """`fetch`, awaited on PostgreSQL (on connections of `PgReads`, that decode as psycopg does); on
+        SQLite, where a read is this process's own work, run at once."""
+        if self.awaited is None:
+            return self.fetch(statement, *params)
+        return await self.awaited.fetch(statement, *params)
+
     def _connect(self) -> Any:
         # A connection of the engine's (its `connect` settings applied), taken out of the pool for good.
         fairy = self.engine.raw_connection()
@@ -106,13 +116,18 @@ class TurnVersions:
     def __init__(self, versions: ReleaseVersions) -> None:
         self.versions = versions
         self._fresh: dict[uuid.UUID, int | None] | None = None
+        self._rows: dict[tuple[Any, ...], list[tuple[Any, ...]]] = {}
 
-    def current(self, catalog_id: uuid.UUID) -> int | None:
-        """The catalog's version now (None: no such catalog, or the database could not say)."""
+    def _turn(self) -> dict[uuid.UUID, int | None]:
         fresh = self._fresh
         if fresh is None:
             fresh = self._fresh = {}
             asyncio.get_running_loop().call_soon(self._expire)
+        return fresh
+
+    def current(self, catalog_id: uuid.UUID) -> int | None:
+        """The catalog's version now (None: no such catalog, or the database could not say)."""
+        fresh = self._turn()
         if catalog_id not in fresh:
             try:
                 fresh[catalog_id] = self.versions.read([catalog_id]).get(catalog_id)
@@ -122,6 +137,20 @@ class TurnVersions:
 
     def _expire(self) -> None:
         self._fresh = None
+        self._rows.clear()
+
+    def rows_now(self, statement: DriverSQL, *params: Any) -> list[tuple[Any, ...]]:
+        """A statement's rows now, read at most once per turn for the same parameters, as `current` reads
+        versions (the shopper's catalog rules with their catalogs' versions). Raises what the driver raises."""
+        self._turn()
+        key = (statement, *params)
+        found = self._rows.get(key)
+        if found is None:
+            found = self._rows[key] = self.versions.fetch(statement, *params)
+        return found
 
     def fetch(self, statement: DriverSQL, *params: Any) -> list[tuple[Any, ...]]:
         return self.versions.fetch(statement, *params)
+
+    async def fetch_awaited(self, statement: DriverSQL, *params: Any) -> list[tuple[Any, ...]]:
+        return await self.versions.fetch_awaited(statement, *params)

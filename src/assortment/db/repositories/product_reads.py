@@ -127,6 +127,7 @@ def _newest_page(scope_count: int, dialect: str) -> Prepared:
         .limit(bindparam("limit", type_=Integer))
         .offset(bindparam("offset", type_=Integer)),
         as_text=("id", "created_at", "updated_at"),
+        inline=("reach", "limit", "offset"),
     )
 
 
