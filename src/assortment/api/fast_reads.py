@@ -120,9 +120,9 @@ class FastReads:
         try:
             entity = uuid.UUID(match.groups()[-1])
             if match.re in SHOPPER:
-                found = self._shopper_release(principal, headers)
+                found = await self._shopper_release(principal, headers)
             else:
-                found = self._release(match, principal)
+                found = await self._release(match, principal)
         except Exception:  # not an id, or a database that went away: the framework answers
             return None
         if found is None:
@@ -147,15 +147,15 @@ class FastReads:
             state["valid_until"] = renderer.valid_until.timestamp()
         return body, headers.get(b"if-none-match"), dict(scope["headers"]).get(REQUEST_ID_HEADER)
 
-    def _release(self, match: re.Match[str], principal: Principal) -> Found | None:
+    async def _release(self, match: re.Match[str], principal: Principal) -> Found | None:
         """The release a release-view path names, as the framework resolved it at the catalog's current
         version (read at most once per turn of the event loop)."""
         entry = self.resolved.get((match.group(1), match.group(2), principal.visible_scopes))
-        if entry is None or self.versions.current(entry.catalog_id) != entry.version:
+        if entry is None or await self.versions.current_awaited(entry.catalog_id) != entry.version:
             return None
         return entry.release, entry.version, None
 
-    def _shopper_release(self, principal: Principal, headers: dict[bytes, bytes]) -> Found | None:
+    async def _shopper_release(self, principal: Principal, headers: dict[bytes, bytes]) -> Found | None:
         """The release the shopper `/catalog` shows this caller (SPEC §5): the rules chosen by the domain's
         own `choose_rule` over the rules read now, then the latest release of that catalog, as the
         framework resolved it at the catalog's version read now."""
@@ -172,7 +172,7 @@ class FastReads:
         )
         scopes = principal.visible_scopes
         pair = (scopes[0], scopes[-1])
-        found = self.versions.rows_now(storefront.SHOPPER_CATALOGS, *pair, *pair)
+        found = await self.versions.rows_now(storefront.SHOPPER_CATALOGS, *pair, *pair)
         rules = [
             CatalogRule(
                 pk=row[2],

@@ -18,8 +18,10 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from assortment.db.pg_reads import PgReads
+from assortment.db.pg_reads import PgReads, ReadFailed
 from assortment.db.repositories.common import DriverSQL
+
+CATALOG_VERSION = DriverSQL("SELECT release_version FROM catalog WHERE id = %s")
 
 
 class ReleaseVersions:
@@ -116,7 +118,7 @@ class TurnVersions:
     def __init__(self, versions: ReleaseVersions) -> None:
         self.versions = versions
         self._fresh: dict[uuid.UUID, int | None] | None = None
-        self._rows: dict[tuple[Any, ...], list[tuple[Any, ...]]] = {}
+        self._rows: dict[tuple[Any, ...], asyncio.Future[list[tuple[Any, ...]] | None]] = {}
 
     def _turn(self) -> dict[uuid.UUID, int | None]:
         fresh = self._fresh
@@ -139,15 +141,40 @@ class TurnVersions:
         self._fresh = None
         self._rows.clear()
 
-    def rows_now(self, statement: DriverSQL, *params: Any) -> list[tuple[Any, ...]]:
+    async def rows_now(self, statement: DriverSQL, *params: Any) -> list[tuple[Any, ...]]:
         """A statement's rows now, read at most once per turn for the same parameters, as `current` reads
-        versions (the shopper's catalog rules with their catalogs' versions). Raises what the driver raises."""
+        versions (the shopper's catalog rules with their catalogs' versions), awaited on PostgreSQL: the
+        requests of the turn that ask while the read is on its way wait for it (they arrived before it was
+        sent). Raises what the read raises, or `ReadFailed` to those who waited for a read that failed."""
         self._turn()
         key = (statement, *params)
-        found = self._rows.get(key)
-        if found is None:
-            found = self._rows[key] = self.versions.fetch(statement, *params)
-        return found
+        pending = self._rows.get(key)
+        if pending is not None:
+            rows = await asyncio.shield(pending)  # one waiter cancelled is not the read cancelled
+            if rows is None:
+                raise ReadFailed("the read this request waited for failed")
+            return rows
+        pending = self._rows[key] = asyncio.get_running_loop().create_future()
+        try:
+            rows = await self.versions.fetch_awaited(statement, *params)
+        except BaseException:
+            pending.set_result(None)
+            if self._rows.get(key) is pending:
+                del self._rows[key]
+            raise
+        pending.set_result(rows)
+        return rows
+
+    async def current_awaited(self, catalog_id: uuid.UUID) -> int | None:
+        """`current`, with the read awaited on PostgreSQL."""
+        fresh = self._turn()
+        if catalog_id in fresh:  # read this turn already
+            return fresh[catalog_id]
+        try:
+            rows = await self.rows_now(CATALOG_VERSION, catalog_id)
+        except Exception:  # the app answers, and reports a database that went away the usual way
+            return None
+        return int(rows[0][0]) if rows else None
 
     def fetch(self, statement: DriverSQL, *params: Any) -> list[tuple[Any, ...]]:
         return self.versions.fetch(statement, *params)
