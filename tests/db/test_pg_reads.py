@@ -133,3 +133,52 @@ def test_a_lost_server_connection_is_reported_then_replaced(db: Database, reads:
 
     assert asyncio.run(after()) != pid
     reads.close()
+
+
+def test_waiters_are_served_when_the_running_read_is_cancelled(db: Database, reads: PgReads) -> None:
+    one = PgReads(db.engine, size=1)
+    slow = DriverSQL("SELECT %s::int8 FROM pg_sleep(5)")
+    quick = DriverSQL("SELECT %s::int8")
+
+    async def scenario() -> list[tuple[object, ...]]:
+        running = asyncio.ensure_future(one.fetch(slow, 0))
+        await asyncio.sleep(0.1)
+        waiting = [asyncio.ensure_future(one.fetch(quick, n)) for n in (1, 2)]
+        await asyncio.sleep(0.05)
+        running.cancel()  # its connection is closed: the waiters open another, and share it
+        results = await asyncio.wait_for(asyncio.gather(*waiting), timeout=3)
+        return [row for rows in results for row in rows]
+
+    assert asyncio.run(scenario()) == [(1,), (2,)]
+    assert one.opened == 1
+    one.close()
+    reads.close()
+
+
+def test_a_server_gone_mid_read_fails_that_read_only(reads: PgReads) -> None:
+    slow = DriverSQL("SELECT pg_backend_pid() FROM pg_sleep(%s::float8)")
+    pid_of = DriverSQL("SELECT pg_backend_pid()")
+
+    async def scenario() -> tuple[str, list[tuple[object, ...]]]:
+        (row,) = await reads.fetch(pid_of)
+        running = asyncio.ensure_future(reads.fetch(slow, 5))
+        await asyncio.sleep(0.1)
+        with psycopg.connect(reads.conninfo.decode(), autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (row[0],))
+        # the same turn: another read opens a connection (it may get the number of the one just lost)
+        other = asyncio.ensure_future(reads.fetch(pid_of))
+        outcome = await asyncio.gather(running, return_exceptions=True)
+        return type(outcome[0]).__name__, await asyncio.wait_for(other, timeout=3)
+
+    name, rows = asyncio.run(scenario())
+    assert name == "ReadFailed"
+    assert len(rows) == 1
+    reads.close()
+
+
+def test_percent_signs_are_sent_as_psycopg_sends_them(reads: PgReads) -> None:
+    async def read() -> list[tuple[object, ...]]:
+        return await reads.fetch(DriverSQL("SELECT 'a%%b' || %s::text"), "c")
+
+    assert asyncio.run(read()) == [("a%bc",)]
+    reads.close()

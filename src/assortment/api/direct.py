@@ -142,9 +142,10 @@ class DirectReads:
         # A connection per thread that reads here (the event loop's, the reader threads), kept.
         self.connections: dict[int, Connection] = {}
         self.answered = 0  # requests answered here (the tests read it)
-        self.readers = ThreadPoolExecutor(
-            max_workers=READER_THREADS.get(engine.dialect.name, 2), thread_name_prefix="direct-read"
-        )
+        threads = READER_THREADS.get(engine.dialect.name, 2)
+        if engine.dialect.name in OFF_THE_LOOP:  # each keeps a connection: at most half the pool's (pool_size of 2×)
+            threads = min(threads, max(1, getattr(engine.pool, "size", lambda: threads)()))
+        self.readers = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="direct-read")
         self.off_the_loop = engine.dialect.name in OFF_THE_LOOP
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

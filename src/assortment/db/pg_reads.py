@@ -20,6 +20,8 @@ and is raised; the caller then answers the way it does when a database fails.
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import uuid
 from collections import deque
 from collections.abc import Callable
@@ -34,6 +36,7 @@ from sqlalchemy import Engine
 
 from assortment.db.repositories.common import DriverSQL
 
+CONNECT_TIMEOUT_S = 3
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)  # PostgreSQL's timestamps count microseconds from here
 
 
@@ -43,6 +46,13 @@ def _integer(value: bytes) -> int:
 
 def _timestamp(value: bytes) -> datetime:
     return EPOCH + timedelta(microseconds=_integer(value))
+
+
+def _json(value: bytes) -> Any:
+    try:
+        return orjson.loads(value)
+    except orjson.JSONDecodeError:  # what orjson refuses and the standard module reads (integers past 64 bits)
+        return json.loads(value)
 
 
 # Binary result formats by type OID, decoded as psycopg decodes them (a JSON document to Python values, a
@@ -55,8 +65,8 @@ DECODERS: dict[int, Callable[[bytes], Any]] = {
     23: _integer,  # int4
     25: bytes.decode,  # text
     1043: bytes.decode,  # varchar
-    114: orjson.loads,  # json
-    3802: lambda value: orjson.loads(value[1:]),  # jsonb: a version byte, then the text
+    114: _json,  # json
+    3802: lambda value: _json(value[1:]),  # jsonb: a version byte, then the text
     1114: lambda value: _timestamp(value).replace(tzinfo=None),  # timestamp
     1184: _timestamp,  # timestamptz
     2950: lambda value: uuid.UUID(bytes=value),  # uuid
@@ -93,7 +103,9 @@ class _Link:
             raise ReadFailed(message)
         pgconn.nonblocking = 1
         self.pgconn = pgconn
-        self.fd = pgconn.socket  # kept: a broken connection no longer tells it, and the loop must forget it
+        # The loop watches a descriptor of the link's own: libpq closes its socket when the server goes away,
+        # and the number may then be reused by another connection while the loop still watches it.
+        self.fd = os.dup(pgconn.socket)
         self.prepared: set[bytes] = set()
 
     async def run(self, name: bytes, sql: bytes, params: list[bytes | None]) -> list[tuple[Any, ...]]:
@@ -142,27 +154,35 @@ class _Link:
         found: list[pq.abc.PGresult] = []
         done: asyncio.Future[None] = loop.create_future()
 
+        watched = False
+
         def readable() -> None:
+            nonlocal watched
+            if done.done():
+                return
             try:
                 pgconn.consume_input()
                 while not pgconn.is_busy():
                     result = pgconn.get_result()
                     if result is None:
-                        if not done.done():
-                            done.set_result(None)
-                        return
+                        done.set_result(None)
+                        break
                     found.append(result)
             except Exception as failed:  # the connection broke
-                if not done.done():
-                    done.set_exception(ReadFailed(str(failed)))
+                done.set_exception(ReadFailed(str(failed)))
+            if done.done() and watched:  # at once: nothing else may run between the answer and this
+                loop.remove_reader(self.fd)
+                watched = False
 
         readable()  # a result may already have arrived
         if not done.done():
             loop.add_reader(self.fd, readable)
+            watched = True
             try:
                 await done
             finally:
-                loop.remove_reader(self.fd)
+                if watched:
+                    loop.remove_reader(self.fd)
         else:
             done.result()
         if len(found) != 1:
@@ -173,6 +193,7 @@ class _Link:
 
     def close(self) -> None:
         self.pgconn.finish()
+        os.close(self.fd)
 
 
 class PgReads:
@@ -181,19 +202,22 @@ class PgReads:
     def __init__(self, engine: Engine, size: int = 4) -> None:
         args, params = engine.dialect.create_connect_args(engine.url)
         params.pop("context", None)  # psycopg's adapters, for its own connections: not a libpq setting
+        params.setdefault("connect_timeout", CONNECT_TIMEOUT_S)  # connecting holds the loop: not for long
         self.conninfo = make_conninfo(*args, **params).encode()
         self.size = size
         self.idle: list[_Link] = []
         self.opened = 0  # connections open, idle or in use
-        self.waiting: deque[asyncio.Future[_Link]] = deque()
-        self.names: dict[int, tuple[bytes, bytes]] = {}  # id of a statement → (its name, its SQL with $n)
+        # waiting for a connection: given a link, or None for a slot freed (open one)
+        self.waiting: deque[asyncio.Future[_Link | None]] = deque()
+        self.names: dict[str, tuple[bytes, bytes]] = {}  # a statement's text → (its name, its SQL with $n)
 
     async def fetch(self, statement: DriverSQL, *params: Any) -> list[tuple[Any, ...]]:
-        named = self.names.get(id(statement))
+        named = self.names.get(statement.pyformat)
         if named is None:
-            pieces = statement.pyformat.split("%s")
+            # `%s` placeholders become $1…, and `%%` a percent sign, as psycopg sends them
+            pieces = [piece.replace("%%", "%") for piece in statement.pyformat.split("%s")]
             sql = pieces[0] + "".join(f"${i}{piece}" for i, piece in enumerate(pieces[1:], start=1))
-            named = self.names[id(statement)] = (f"fast_{len(self.names)}".encode(), sql.encode())
+            named = self.names[statement.pyformat] = (f"fast_{len(self.names)}".encode(), sql.encode())
         link = await self._acquire()
         try:
             rows = await link.run(named[0], named[1], [_text(value) for value in params])
@@ -207,23 +231,32 @@ class PgReads:
         return rows
 
     async def _acquire(self) -> _Link:
-        if self.idle:
-            return self.idle.pop()
-        if self.opened < self.size:
-            self.opened += 1
+        while True:
+            if self.idle:
+                return self.idle.pop()
+            if self.opened < self.size:
+                self.opened += 1
+                try:
+                    return _Link(self.conninfo)  # blocks the loop for the connection's set-up, rarely
+                except BaseException:
+                    self.opened -= 1
+                    self._wake_one()  # the slot is free again: the next waiter tries
+                    raise
+            waiter: asyncio.Future[_Link | None] = asyncio.get_running_loop().create_future()
+            self.waiting.append(waiter)
             try:
-                return _Link(self.conninfo)  # blocks the loop for the connection's set-up, once
-            except BaseException:
-                self.opened -= 1
+                link = await waiter
+            except asyncio.CancelledError:
+                if waiter.done() and not waiter.cancelled():
+                    handed = waiter.result()
+                    if handed is not None:
+                        self._release(handed)  # handed over just as the task was cancelled
+                    else:
+                        self._wake_one()  # so was a free slot: pass it on
                 raise
-        waiter: asyncio.Future[_Link] = asyncio.get_running_loop().create_future()
-        self.waiting.append(waiter)
-        try:
-            return await waiter
-        except asyncio.CancelledError:
-            if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
-                self._release(waiter.result())  # handed over just as the task was cancelled
-            raise
+            if link is not None:
+                return link
+            # None: a connection was closed, its slot is free: open one (or take one released meanwhile)
 
     def _release(self, link: _Link) -> None:
         while self.waiting:
@@ -236,11 +269,14 @@ class PgReads:
     def _discard(self, link: _Link) -> None:
         link.close()
         self.opened -= 1
-        while self.waiting:  # a waiter may now open a connection of its own
+        self._wake_one()  # a waiter may now open a connection of its own
+
+    def _wake_one(self) -> None:
+        while self.waiting:
             waiter = self.waiting.popleft()
             if not waiter.done():
-                waiter.set_exception(ReadFailed("a connection was lost; read again"))
-                break
+                waiter.set_result(None)
+                return
 
     def close(self) -> None:
         for link in self.idle:
