@@ -9,8 +9,8 @@ another.
 psycopg's async cursors would do the same at a cost of ≈ 70 µs of Python per statement; this module speaks
 to the same libpq through psycopg's thin `pq` wrapper instead: each connection in nonblocking mode, each
 statement prepared once per connection (server-side), parameters sent as text (the server infers their
-types from the statement), results asked for in binary and decoded by type: `bytea` comes as the bytes
-stored, with no copy into an object of another kind.
+types from the statement), results asked for in binary and loaded by psycopg's own (compiled) transformer,
+so the values are those its cursors give: `bytea` comes as the bytes stored.
 
 A connection serves one statement at a time; a few are kept (`size`), opened when first needed. Any failure
 (the server gone, an error, a task cancelled while its statement ran) closes the connection it happened on
@@ -20,57 +20,19 @@ and is raised; the caller then answers the way it does when a database fails.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
-import uuid
 from collections import deque
-from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import orjson
 import psycopg
 from psycopg import pq
+from psycopg.adapt import Transformer
 from psycopg.conninfo import make_conninfo
 from sqlalchemy import Engine
 
 from assortment.db.repositories.common import DriverSQL
 
 CONNECT_TIMEOUT_S = 3
-EPOCH = datetime(2000, 1, 1, tzinfo=UTC)  # PostgreSQL's timestamps count microseconds from here
-
-
-def _integer(value: bytes) -> int:
-    return int.from_bytes(value, "big", signed=True)
-
-
-def _timestamp(value: bytes) -> datetime:
-    return EPOCH + timedelta(microseconds=_integer(value))
-
-
-def _json(value: bytes) -> Any:
-    try:
-        return orjson.loads(value)
-    except orjson.JSONDecodeError:  # what orjson refuses and the standard module reads (integers past 64 bits)
-        return json.loads(value)
-
-
-# Binary result formats by type OID, decoded as psycopg decodes them (a JSON document to Python values, a
-# timestamp to an aware UTC datetime). A type not here is refused: the caller falls back.
-DECODERS: dict[int, Callable[[bytes], Any]] = {
-    16: lambda value: value == b"\x01",  # bool
-    17: bytes,  # bytea
-    20: _integer,  # int8
-    21: _integer,  # int2
-    23: _integer,  # int4
-    25: bytes.decode,  # text
-    1043: bytes.decode,  # varchar
-    114: _json,  # json
-    3802: lambda value: _json(value[1:]),  # jsonb: a version byte, then the text
-    1114: lambda value: _timestamp(value).replace(tzinfo=None),  # timestamp
-    1184: _timestamp,  # timestamptz
-    2950: lambda value: uuid.UUID(bytes=value),  # uuid
-}
 
 
 def _settle(future: asyncio.Future[None]) -> None:
@@ -117,17 +79,10 @@ class _Link:
         pgconn.send_query_prepared(name, params, None, 1)
         result = self._check(await self._result(), pq.ExecStatus.TUPLES_OK)
         try:
-            decoders = [DECODERS.get(result.ftype(column)) for column in range(result.nfields)]
-            if None in decoders:
-                raise ReadFailed(f"a column of a type this reader does not decode in {sql!r}")
-            get = result.get_value
-            rows = []
-            for row in range(result.ntuples):
-                values = []
-                for column, decode in enumerate(decoders):
-                    value = get(row, column)
-                    values.append(None if value is None else decode(value))  # type: ignore[misc]
-                rows.append(tuple(values))
+            # psycopg's own loaders, in its compiled transformer: the values its cursors give
+            transformer = Transformer()
+            transformer.set_pgresult(result, set_loaders=True, format=pq.Format.BINARY)
+            rows: list[tuple[Any, ...]] = transformer.load_rows(0, result.ntuples, tuple)
             return rows
         finally:
             result.clear()
