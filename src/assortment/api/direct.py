@@ -12,12 +12,9 @@ route would call, with the arguments FastAPI would give it, built here by name:
   the framework's 403), `paging` and `terms` (the dependencies' own parsers), `shopper` (the route's
   own `shopper_release`).
 
-On SQLite it runs on the event loop (these reads are a few indexed queries, this process's own work), or,
-when a `filter` is given (a filter may scan), on a few threads of its own. On PostgreSQL every read runs on
-those threads: most of a read there is waiting for the server, and a read on the loop kept the loop idle
-for all its round trips (under `wrk -c32` the product list went 172–245 → 520–606 req/s on threads, node
-children 174–196 → 422–472). Each thread reads on a connection it keeps (on PostgreSQL in autocommit: no
-BEGIN and ROLLBACK round trips). Only a 200 is sent from here; any
+It runs on the event loop (these reads are a few indexed queries), or, when a `filter` is given (a filter
+may scan), on a few threads of its own; each thread reads on a connection it keeps (on PostgreSQL in
+autocommit: no BEGIN and ROLLBACK round trips). Only a 200 is sent from here; any
 exception, any other status, any parameter it cannot build, and the framework answers the request from
 the start as usual, so errors keep their exact shape. The answers are the framework's by construction
 (the same function) and checked against it in tests/api/test_direct.py.
@@ -71,13 +68,11 @@ DIRECT: frozenset[Callable[..., Any]] = frozenset(
     }
 )
 BUILT = frozenset({"request", "session", "principal", "paging", "terms", "shopper"})
-# Threads answering reads off the event loop (filtered ones on SQLite, every one on PostgreSQL): few, so that
-# a burst of them does not turn into dozens of threads taking turns at the interpreter lock, each on a cold
-# connection (SQLite reads are work for this process's processor); a few more on PostgreSQL, whose reads are
-# mostly waits for the server, during which the lock is free.
-READER_THREADS = {"sqlite": 2, "postgresql": 6}
-# Databases whose every direct read runs on those threads.
-OFF_THE_LOOP = frozenset({"postgresql"})
+# Threads answering filtered reads (a filter may scan, so not on the event loop): few, so that a burst of
+# them does not turn into dozens of threads taking turns at the interpreter lock, each on a cold connection
+# (SQLite reads are work for this process's processor); a few more on PostgreSQL, whose reads are mostly
+# waits for the server, during which the lock is free.
+FILTERED_THREADS = {"sqlite": 2, "postgresql": 6}
 
 
 class NotHere(Exception):
@@ -139,14 +134,13 @@ class DirectReads:
         self.sessions = sessions
         self.routes = routes
         self.table: list[DirectRoute] | None = None
-        # A connection per thread that reads here (the event loop's, the reader threads), kept.
+        # A connection per thread that reads here (the event loop's, the filtered reads' threads), kept.
         self.connections: dict[int, Connection] = {}
         self.answered = 0  # requests answered here (the tests read it)
-        threads = READER_THREADS.get(engine.dialect.name, 2)
-        if engine.dialect.name in OFF_THE_LOOP:  # each keeps a connection: at most half the pool's (pool_size of 2×)
+        threads = FILTERED_THREADS.get(engine.dialect.name, 2)
+        if engine.dialect.name != "sqlite":  # each keeps a connection: at most half the pool's (pool_size of 2×)
             threads = min(threads, max(1, getattr(engine.pool, "size", lambda: threads)()))
-        self.readers = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="direct-read")
-        self.off_the_loop = engine.dialect.name in OFF_THE_LOOP
+        self.filtered = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="filtered-read")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "GET" or has_nul(scope):  # the framework refuses NUL
@@ -182,10 +176,10 @@ class DirectReads:
                     arguments[name] = await paging(request)
                 elif name == "terms":
                     arguments[name] = await filter_terms(request)
-            if self.off_the_loop or arguments.get("terms"):  # a filter may scan: off the event loop
+            if arguments.get("terms"):  # a filter may scan: off the event loop
                 loop = asyncio.get_running_loop()
                 run = partial(self._run, request, route, match, principal, arguments)
-                return await loop.run_in_executor(self.readers, run)
+                return await loop.run_in_executor(self.filtered, run)
             return self._run(request, route, match, principal, arguments)
         except Exception:  # refused or failed here: the framework answers, with its errors
             return None
