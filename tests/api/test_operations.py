@@ -151,7 +151,20 @@ def test_two_workers_sum_their_metrics_and_log_every_request_as_json_without_sec
             assert one_worker.get(view).status_code == 200  # rendered
             assert one_worker.get(view).status_code == 200  # from that worker's read cache
         deadline = time.monotonic() + 5  # each worker hands its figures over every 0.2 s
-        while requests_total(samples(httpx.get(f"{server.url}/metrics").text), "/pcm/products", "200") < reads:
+
+        def handed_over(found: dict[tuple[str, tuple[tuple[str, str], ...]], float]) -> bool:
+            # every figure asserted below, not only the first: the worker that served the last requests
+            # may hand its figures over a turn after the other
+            return requests_total(found, "/pcm/products", "200") >= reads and all(
+                found.get((name, ()), 0) >= 1
+                for name in (
+                    "assortment_release_cache_misses_total",
+                    "assortment_release_cache_hits_total",
+                    "assortment_publish_duration_seconds_count",
+                )
+            )
+
+        while not handed_over(samples(httpx.get(f"{server.url}/metrics").text)):
             assert time.monotonic() < deadline, "the workers' figures never added up"
             time.sleep(0.1)
         for _ in range(10):

@@ -14,6 +14,7 @@ import pytest
 from assortment.db.pg_reads import PgReads, ReadFailed
 from assortment.db.repositories.common import DriverSQL
 from tests.conftest import Database
+from tests.loops import run
 
 
 @pytest.fixture
@@ -48,7 +49,7 @@ def test_values_come_back_as_psycopg_gives_them(db: Database, reads: PgReads) ->
     async def read() -> list[tuple[object, ...]]:
         return await reads.fetch(VALUES, *params)
 
-    rows = asyncio.run(read())
+    rows = run(read())
     assert rows == [(-(2**40), 7, True, b"\x00\xffA", "naïve ✓", params[5], {"a": [1, 2.5, None]}, when, None, None)]
     assert rows == [tuple(value for value in _plain(db, VALUES, *params)[0])]
     reads.close()
@@ -65,7 +66,7 @@ def test_a_statement_is_prepared_once_per_connection(reads: PgReads) -> None:
         return counts
 
     # the statement sees itself prepared on its connection, once, whatever the number of reads
-    assert asyncio.run(read()) == [1, 1, 1]
+    assert run(read()) == [1, 1, 1]
     assert reads.opened == 1
     reads.close()
 
@@ -77,7 +78,7 @@ def test_many_reads_share_the_connections(reads: PgReads) -> None:
         results = await asyncio.gather(*(reads.fetch(statement, n) for n in range(10)))
         return [row for rows in results for row in rows]
 
-    rows = asyncio.run(read_all())
+    rows = run(read_all())
     assert sorted(int(row[1]) for row in rows) == list(range(10))  # type: ignore[call-overload]
     assert len({row[0] for row in rows}) == 2  # the reader's size, never more
     assert reads.opened == 2
@@ -93,7 +94,7 @@ def test_an_error_closes_its_connection_and_the_next_read_works(reads: PgReads) 
         assert reads.opened == 0
         return await reads.fetch(failing, 1)
 
-    assert asyncio.run(scenario()) == [(1,)]
+    assert run(scenario()) == [(1,)]
     reads.close()
 
 
@@ -110,7 +111,7 @@ def test_a_cancelled_read_leaves_no_statement_behind(reads: PgReads) -> None:
         assert reads.opened == 0  # its connection closed, the statement with it
         return await asyncio.wait_for(reads.fetch(quick, 2), timeout=2)
 
-    assert asyncio.run(scenario()) == [(2,)]
+    assert run(scenario()) == [(2,)]
     reads.close()
 
 
@@ -121,7 +122,7 @@ def test_a_lost_server_connection_is_reported_then_replaced(db: Database, reads:
         (row,) = await reads.fetch(statement)
         return int(row[0])
 
-    pid = asyncio.run(first())
+    pid = run(first())
     with psycopg.connect(reads.conninfo.decode(), autocommit=True) as admin:
         admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
 
@@ -131,7 +132,7 @@ def test_a_lost_server_connection_is_reported_then_replaced(db: Database, reads:
         (row,) = await reads.fetch(statement)
         return int(row[0])
 
-    assert asyncio.run(after()) != pid
+    assert run(after()) != pid
     reads.close()
 
 
@@ -149,7 +150,7 @@ def test_waiters_are_served_when_the_running_read_is_cancelled(db: Database, rea
         results = await asyncio.wait_for(asyncio.gather(*waiting), timeout=3)
         return [row for rows in results for row in rows]
 
-    assert asyncio.run(scenario()) == [(1,), (2,)]
+    assert run(scenario()) == [(1,), (2,)]
     assert one.opened == 1
     one.close()
     reads.close()
@@ -170,7 +171,7 @@ def test_a_server_gone_mid_read_fails_that_read_only(reads: PgReads) -> None:
         outcome = await asyncio.gather(running, return_exceptions=True)
         return type(outcome[0]).__name__, await asyncio.wait_for(other, timeout=3)
 
-    name, rows = asyncio.run(scenario())
+    name, rows = run(scenario())
     assert name == "ReadFailed"
     assert len(rows) == 1
     reads.close()
@@ -180,5 +181,5 @@ def test_percent_signs_are_sent_as_psycopg_sends_them(reads: PgReads) -> None:
     async def read() -> list[tuple[object, ...]]:
         return await reads.fetch(DriverSQL("SELECT 'a%%b' || %s::text"), "c")
 
-    assert asyncio.run(read()) == [("a%bc",)]
+    assert run(read()) == [("a%bc",)]
     reads.close()

@@ -11,6 +11,7 @@ from assortment.db.release_versions import ReleaseVersions, TurnVersions
 from assortment.db.repositories.common import DriverSQL
 from tests.catalogs import link, make_catalog, make_hierarchy, make_node, make_product, publish
 from tests.conftest import Caller, Database
+from tests.loops import run
 
 
 def test_versions_follow_publishes_and_deletes(db: Database, api: Caller) -> None:
@@ -64,7 +65,7 @@ def test_a_turn_reads_a_version_once_and_the_next_turn_reads_it_anew(db: Databas
         return list(together), after, unknown, reads_then
 
     try:
-        together, after, unknown, reads_then = asyncio.run(scenario())
+        together, after, unknown, reads_then = run(scenario())
     finally:
         counting.close()
     assert together == [0] * 5
@@ -85,7 +86,7 @@ def test_a_failed_read_fails_every_request_waiting_for_it_and_is_tried_again(db:
         return [type(outcome).__name__ for outcome in [*outcomes, *again]]
 
     try:
-        names = asyncio.run(scenario())
+        names = run(scenario())
     finally:
         counting.close()
     assert len(names) == 4 and all(name != "list" for name in names)
