@@ -176,8 +176,5 @@ class TurnVersions:
             return None
         return int(rows[0][0]) if rows else None
 
-    def fetch(self, statement: DriverSQL, *params: Any) -> list[tuple[Any, ...]]:
-        return self.versions.fetch(statement, *params)
-
     async def fetch_awaited(self, statement: DriverSQL, *params: Any) -> list[tuple[Any, ...]]:
         return await self.versions.fetch_awaited(statement, *params)
